@@ -1,0 +1,14 @@
+"""symderiv: neural-network gradients derived symbolically, simplified, typeset and compiled to NumPy.
+
+>>> import symderiv as sd
+>>> print(sd.ReLU().jacobian("z").expr)
+Heaviside(z[i, u], 0)*KroneckerDelta(i, j)*KroneckerDelta(u, v)
+"""
+from symderiv.derivation.derivation import Derivation
+from symderiv.layers import (LAYERS, BatchNorm, Concat, CrossEntropyLoss, Dropout, Formula, Layer, Linear,
+                             MSELoss, ReLU, Softmax, layer_class, register_layer)
+
+__version__ = "0.1.0"
+
+__all__ = ["LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Derivation", "Dropout", "Formula", "Layer",
+           "Linear", "MSELoss", "ReLU", "Softmax", "layer_class", "register_layer"]

@@ -1,0 +1,6 @@
+"""``python -m symderiv``: the command line."""
+import sys
+
+from symderiv.cli import main
+
+sys.exit(main())

@@ -1,0 +1,30 @@
+"""``symderiv derive LAYER [--wrt NAME] [--vjp] [--latex]``: print a layer's derived closed form."""
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("derive", help="print a layer's Jacobian (or VJP) in closed form",
+                            description="Derive and simplify a layer's Jacobian from its forward formula.")
+    parser.add_argument("layer", help="layer name (see 'symderiv derive --list')", nargs="?")
+    parser.add_argument("--wrt", help="argument to differentiate against (default: every non-constant one)")
+    parser.add_argument("--vjp", action="store_true", help="print the vector-Jacobian product instead")
+    parser.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    parser.add_argument("--list", action="store_true", help="list the layers and their arguments")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from symderiv.layers import LAYERS, layer_class
+    if args.list or args.layer is None:
+        for op, cls in sorted(LAYERS.items()):
+            print(f"{op:15s} {cls.signature}")
+        return 0
+    layer = layer_class(args.layer)()
+    names = [args.wrt] if args.wrt else [n for n, s in layer.arg_specs.items() if s.role != "constant"]
+    for name in names:
+        if name not in layer.arg_specs:
+            raise ValueError(f"layer {args.layer!r} has no argument {name!r}; "
+                             f"its arguments are: {', '.join(layer.arg_specs)}")
+        derivation = layer.vjp(name) if args.vjp else layer.jacobian(name)
+        print(derivation.latex() if args.latex else derivation.pretty())
+    return 0

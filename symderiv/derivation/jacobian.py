@@ -1,0 +1,100 @@
+"""Jacobians and vector-Jacobian products of a built layer, derived and simplified.
+
+``jacobian_expr(built, "x")`` is ``∂y[out]/∂x[wrt]`` as one index-form
+expression in the output's indices and fresh indices for ``x``;
+``vjp_expr(built, "x", g)`` contracts it with an upstream gradient ``g``
+shaped like the output: ``Σ_out g[out] ∂y[out]/∂x[wrt]``.
+
+>>> from symderiv.layers import Dropout
+>>> built = Dropout().build()
+>>> expr, out_idx, wrt_idx = jacobian_expr(built, "x")
+>>> expr
+M[i, u]*KroneckerDelta(i, j)*KroneckerDelta(u, v)/(1 - p)
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symderiv.derivation.chain_rule import ChainRule
+from symderiv.layers.base import BuiltLayer
+from symderiv.layers.indices import IndexNamer
+from symderiv.simplification.pipeline import canonical_bound, refresh_bound, simplify_index_expr, tidy_indices
+from symderiv.simplification.rules import learn_rules, Rules
+from symderiv.simplification.sums import apply_deltas
+
+
+def namer_for(built: BuiltLayer) -> IndexNamer:
+    """A namer that avoids every index of the layer's definitions."""
+    namer = IndexNamer()
+    for definition in built.definitions().values():
+        namer.avoid(definition.expr)
+        namer.used |= {str(i.label) for i in definition.indices}
+    return namer
+
+
+def check_wrt(built: BuiltLayer, wrt: str) -> None:
+    if wrt not in built.args:
+        raise ValueError(f"{type(built.layer).__name__} has no argument {wrt!r}; "
+                         f"differentiate with respect to one of: {', '.join(built.args)}")
+
+
+def readable_free_indices(expr: sp.Expr, indices: tuple, keep: tuple):
+    """Rename the free ``indices`` of ``expr`` to the first letters not taken by ``keep``."""
+    namer = IndexNamer(avoid=[str(k.label) for k in keep])
+    new = namer.like(indices)
+    unique = tidy_indices(canonical_bound(expr))  # bound names never clash with the new free ones
+    renamed = refresh_bound(unique, IndexNamer(avoid=[str(i.label) for i in (*keep, *new, *indices)]))
+    readable = sp.factor_terms(apply_deltas(renamed.xreplace(dict(zip(indices, new)))))
+    return tidy_indices(readable), new
+
+
+def upstream_name(built: BuiltLayer) -> str:
+    """``g``, or ``h`` if the layer already uses ``g`` (the softmax output)."""
+    taken = {str(b) for b in built.definitions()} | {str(b) for b in built.bases.values()}
+    return next(n for n in ("g", "h", "gbar") if n not in taken)
+
+
+def derive(built: BuiltLayer, expr: sp.Expr, wrt: str, namer: IndexNamer, rules: Rules | None = None):
+    """d expr / d wrt[fresh indices], simplified; returns (derivative, wrt indices)."""
+    check_wrt(built, wrt)
+    rules = rules or learn_rules(built)
+    base = built.bases[wrt]
+    wrt_indices = namer.like_shape(built.shapes[wrt])
+    element = base[wrt_indices] if wrt_indices else base
+
+    def simplify(e):
+        return simplify_index_expr(e, rules, namer, tidy=False)
+
+    chain = ChainRule(built.definitions(), element, namer, simplify)
+    return simplify(chain.derivative(expr)), wrt_indices
+
+
+def jacobian_expr(built: BuiltLayer, wrt: str, rules: Rules | None = None):
+    """(``∂out/∂wrt`` in index form, output indices, wrt indices)."""
+    namer = namer_for(built)
+    rules = rules or learn_rules(built)
+    derivative, wrt_indices = derive(built, built.output.expr, wrt, namer, rules)
+    expr = simplify_index_expr(derivative, rules, namer)
+    expr, wrt_indices = readable_free_indices(expr, wrt_indices, keep=built.output.indices)
+    return expr, built.output.indices, wrt_indices
+
+
+def vjp_expr(built: BuiltLayer, wrt: str, upstream: sp.Expr | None = None, rules: Rules | None = None):
+    """(``Σ_out g[out] ∂out/∂wrt`` in index form, wrt indices).
+
+    ``upstream`` is ``g`` at the output's indices; by default ``g[out]``,
+    an ``IndexedBase`` named ``g``.
+    """
+    namer = namer_for(built)
+    rules = rules or learn_rules(built)
+    out = built.output
+    if upstream is None:
+        name = upstream_name(built)
+        upstream = sp.IndexedBase(name, shape=out.shape, real=True)[out.indices] if out.indices \
+            else sp.Symbol(name, real=True)
+    derivative, wrt_indices = derive(built, out.expr, wrt, namer, rules)
+    product = upstream * derivative
+    for index in reversed(out.indices):
+        product = sp.Sum(product, (index, index.lower, index.upper))
+    expr = simplify_index_expr(product, rules, namer)
+    return readable_free_indices(expr, wrt_indices, keep=())

@@ -1,0 +1,260 @@
+"""Declaring a layer by its forward formula in index notation.
+
+A layer is a class with a *signature* (its arguments, their shapes in
+symbolic sizes, and its output), a few role tuples (which arguments are
+trainable parameters, which are scalar constants, which are probability
+vectors) and a ``forward`` method that writes the formula with indexed
+symbols. Nothing else: derivatives come out of :mod:`symderiv.derivation`.
+
+>>> from symderiv.layers import Dropout
+>>> built = Dropout().build()
+>>> built.output.expr
+M[i, u]*x[i, u]/(1 - p)
+
+``build`` turns the declaration into plain data, a :class:`BuiltLayer`:
+SymPy ``IndexedBase`` names for the arguments, the named intermediates
+(``mu``, ``xhat``, ...) as :class:`Definition` objects, and the output.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import sympy as sp
+
+from symderiv.layers.indices import IndexNamer
+
+_ARG_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
+
+
+def size_symbol(name: str) -> sp.Symbol:
+    """The SymPy symbol for a size: a positive integer.
+
+    >>> size_symbol("m").is_positive
+    True
+    """
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def parse_size(text, sizes: dict[str, sp.Expr]) -> sp.Expr:
+    """Turn a size written in a signature (``"n"``, ``"n1 + n2"``, ``3``) into an expression."""
+    if isinstance(text, sp.Expr):
+        return text
+    if isinstance(text, int):
+        return sp.Integer(text)
+    names = {n: sizes.get(n, size_symbol(n)) for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(text))}
+    try:
+        return sp.sympify(str(text), locals=names)
+    except (sp.SympifyError, SyntaxError, TypeError) as exc:
+        raise ValueError(f"size {text!r} is not a size expression such as 'n' or 'n1 + n2'") from exc
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument of a layer: its name, its shape (size names), and its role."""
+
+    name: str
+    shape: tuple[str, ...]
+    role: str  # "input", "param", "constant"
+    distribution: bool = False  # its last axis sums to one (a one-hot or probability vector)
+
+
+def parse_signature(signature: str) -> tuple[list[tuple[str, tuple[str, ...]]], tuple[str, tuple[str, ...]]]:
+    """Split ``"x[m,n], gamma[n], eps -> y[m,n]"`` into arguments and output.
+
+    >>> parse_signature("x[m,n], eps -> y[m,n]")
+    ([('x', ('m', 'n')), ('eps', ())], ('y', ('m', 'n')))
+    """
+    if signature.count("->") != 1:
+        raise ValueError(f"signature {signature!r} must have the form 'x[m,n], w[n] -> y[m,n]'")
+    left, right = signature.split("->")
+
+    def one(text: str) -> tuple[str, tuple[str, ...]]:
+        match = _ARG_RE.match(text)
+        if not match:
+            raise ValueError(f"signature {signature!r}: {text.strip()!r} is not of the form name or name[size, ...]")
+        dims = tuple(d.strip() for d in match.group(2).split(",")) if match.group(2) else ()
+        if any(not d for d in dims):
+            raise ValueError(f"signature {signature!r}: empty size in {text.strip()!r}")
+        return match.group(1), dims
+
+    args = [one(part) for part in _split_top(left)]
+    return args, one(right)
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside brackets."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p for p in parts if p.strip()]
+
+
+@dataclass
+class Definition:
+    """A named quantity ``base[indices] = expr``: an intermediate or a layer output."""
+
+    name: str
+    base: sp.Basic  # IndexedBase, or Symbol for a scalar
+    indices: tuple[sp.Idx, ...]
+    expr: sp.Expr
+
+    @property
+    def shape(self) -> tuple[sp.Expr, ...]:
+        return tuple(i.upper + 1 for i in self.indices)
+
+    def at(self, indices) -> sp.Expr:
+        """The definition with its free indices renamed (dummies are left alone)."""
+        return self.expr.xreplace(dict(zip(self.indices, indices)))
+
+    def element(self, indices=None) -> sp.Expr:
+        """``base[indices]`` (or the scalar symbol)."""
+        indices = self.indices if indices is None else tuple(indices)
+        return self.base[indices] if indices else self.base
+
+
+@dataclass
+class BuiltLayer:
+    """A layer's forward formula as plain SymPy data."""
+
+    layer: "Layer"
+    sizes: dict[str, sp.Expr]
+    args: dict[str, ArgSpec]
+    bases: dict[str, sp.Basic]  # argument name -> IndexedBase or Symbol
+    shapes: dict[str, tuple[sp.Expr, ...]]
+    intermediates: list[Definition]
+    output: Definition
+    latex_names: dict[str, str] = field(default_factory=dict)
+
+    def definitions(self) -> dict[sp.Basic, Definition]:
+        """Every named quantity by its base, the output included."""
+        return {d.base: d for d in [*self.intermediates, self.output]}
+
+
+class Formula:
+    """What a layer's ``forward`` writes with: sizes, fresh indices, sums, named intermediates."""
+
+    def __init__(self, sizes: dict[str, sp.Expr], namer: IndexNamer, rename: Callable[[str], str]):
+        self.sizes = sizes
+        self.namer = namer
+        self._rename = rename
+        self.intermediates: list[Definition] = []
+
+    def __getattr__(self, name: str) -> sp.Expr:
+        sizes = self.__dict__.get("sizes", {})
+        if name in sizes:
+            return sizes[name]
+        raise AttributeError(f"the layer has no size {name!r}; its sizes are {sorted(sizes)}")
+
+    def size(self, size) -> sp.Expr:
+        return parse_size(size, self.sizes)
+
+    def index(self, size) -> sp.Idx:
+        """A fresh index running over ``0 .. size-1``."""
+        return self.namer.fresh(self.size(size))
+
+    def sum(self, size, body: Callable[[sp.Idx], sp.Expr]) -> sp.Sum:
+        """``Σ_k body(k)`` with ``k`` fresh over ``0 .. size-1``."""
+        k = self.index(size)
+        return sp.Sum(body(k), (k, 0, k.upper))
+
+    def let(self, name: str, shape, body: Callable[..., sp.Expr]) -> sp.Basic:
+        """Name an intermediate ``name[shape] = body(*indices)`` and return its base."""
+        shape = (shape,) if isinstance(shape, (str, int, sp.Expr)) else tuple(shape)
+        indices = tuple(self.index(s) for s in shape)
+        full = self._rename(name)
+        expr = sp.sympify(body(*indices))
+        sign = {"positive": True} if expr.is_positive else {"nonnegative": True} if expr.is_nonnegative else {}
+        base = sp.IndexedBase(full, real=True, **sign) if indices else sp.Symbol(full, real=True, **sign)
+        self.intermediates.append(Definition(name, base, indices, expr))
+        return base
+
+
+class Layer:
+    """Base class of every layer: subclass it, set the class attributes, write ``forward``.
+
+    Class attributes:
+      op          the name of the layer in the layer table and in network files
+      signature   ``"x[m,n], gamma[n], beta[n], eps -> y[m,n]"``
+      params      argument names that are trainable parameters
+      constants   argument names that are scalar constants (hyper-parameters)
+      distributions  argument names whose last axis sums to one
+      latex_names LaTeX for argument, intermediate and output names
+    """
+
+    op: ClassVar[str] = ""
+    signature: ClassVar[str] = ""
+    params: ClassVar[tuple[str, ...]] = ()
+    constants: ClassVar[tuple[str, ...]] = ()
+    distributions: ClassVar[tuple[str, ...]] = ()
+    latex_names: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **sizes):
+        args, (out_name, out_shape) = parse_signature(self.signature)
+        known = {d for _, shape in [*args, (out_name, out_shape)] for s in shape
+                 for d in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", s)}
+        unknown = set(sizes) - known
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown size(s) {sorted(unknown)}; "
+                             f"this layer's sizes are {sorted(known)}")
+        self.sizes = {name: parse_size(sizes.get(name, name), {}) for name in sorted(known)}
+        self.arg_specs = {
+            name: ArgSpec(name, shape, self._role(name), name in self.distributions) for name, shape in args
+        }
+        self.out_name, self.out_shape = out_name, out_shape
+
+    def _role(self, name: str) -> str:
+        return "param" if name in self.params else "constant" if name in self.constants else "input"
+
+    def forward(self, f: Formula, **args) -> Callable[..., sp.Expr]:
+        """Return ``lambda *output_indices: expression``; write intermediates with ``f.let``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def jacobian(self, wrt: str):
+        """``∂ output / ∂ wrt``, derived and simplified (a :class:`~symderiv.derivation.derivation.Derivation`)."""
+        from symderiv.derivation.layer_derivations import layer_jacobian
+        return layer_jacobian(self, wrt)
+
+    def vjp(self, wrt: str):
+        """``Σ g ∂ output / ∂ wrt`` for an upstream gradient ``g``, derived and simplified."""
+        from symderiv.derivation.layer_derivations import layer_vjp
+        return layer_vjp(self, wrt)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)
+        return f"{type(self).__name__}({sizes})"
+
+    def build(self, names: dict[str, str] | None = None, suffix: str = "") -> BuiltLayer:
+        """The forward formula as SymPy data.
+
+        ``names`` renames arguments and the output (to network node names);
+        ``suffix`` is appended to intermediate names so that two layers of one
+        network do not share an intermediate.
+        """
+        names = dict(names or {})
+        namer = IndexNamer()
+        formula = Formula(self.sizes, namer, rename=lambda n: n + suffix)
+        bases, shapes = {}, {}
+        for name, spec in self.arg_specs.items():
+            full = names.get(name, name)
+            shape = tuple(formula.size(s) for s in spec.shape)
+            bases[name] = sp.IndexedBase(full, shape=shape, real=True) if shape else sp.Symbol(full, real=True)
+            shapes[name] = shape
+        out_shape = tuple(formula.size(s) for s in self.out_shape)
+        out_indices = tuple(namer.fresh(s) for s in out_shape)
+        out_fn = self.forward(formula, **bases)
+        out_full = names.get(self.out_name, self.out_name)
+        out_base = sp.IndexedBase(out_full, shape=out_shape, real=True) if out_shape else sp.Symbol(out_full, real=True)
+        if not callable(out_fn):
+            raise TypeError(f"{type(self).__name__}.forward must return a function of the output indices")
+        output = Definition(self.out_name, out_base, out_indices, sp.sympify(out_fn(*out_indices)))
+        return BuiltLayer(self, dict(self.sizes), dict(self.arg_specs), bases, shapes,
+                          formula.intermediates, output, dict(self.latex_names))

@@ -1,0 +1,14 @@
+"""Fully connected layer: ``z = θ x + b`` per sample, θ of shape (out, in)."""
+from symderiv.layers.base import Layer
+
+
+class Linear(Layer):
+    """``z[i, o] = Σ_u θ[o, u] x[i, u] + b[o]`` (θ laid out like ``torch.nn.Linear.weight``)."""
+
+    op = "linear"
+    signature = "x[m, n_in], theta[n_out, n_in], b[n_out] -> z[m, n_out]"
+    params = ("theta", "b")
+    latex_names = {"theta": r"\theta"}
+
+    def forward(self, f, x, theta, b):
+        return lambda i, o: f.sum(f.n_in, lambda k: theta[o, k] * x[i, k]) + b[o]

@@ -1,0 +1,58 @@
+"""Evaluating an index-form expression on concrete NumPy arrays, through the NumPy printer.
+
+The expression is printed once by :class:`~symderiv.printing.numpy_code.ArrayCodePrinter`
+into a small function and run; the same printing path serves the generated
+kernels, so evaluating here exercises it.
+
+>>> import numpy as np, sympy as sp
+>>> from symderiv.layers.indices import make_index
+>>> m = sp.Symbol("m", integer=True, positive=True)
+>>> i, j = make_index("i", m), make_index("j", m)
+>>> x = sp.IndexedBase("x")
+>>> evaluate_index_expr(x[i] * sp.KroneckerDelta(i, j), (i, j), {x: np.array([1.0, 2.0])}, {m: 2})
+array([[1., 0.],
+       [0., 2.]])
+"""
+from __future__ import annotations
+
+import keyword
+
+import numpy as np
+import sympy as sp
+
+from symderiv.printing.numpy_code import ArrayCodePrinter
+
+
+def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
+    """(function, source): ``function(*values)`` evaluates ``expr`` laid out over ``axes``.
+
+    ``inputs`` lists the IndexedBase / Symbol objects the function takes, in order.
+    """
+    names = {}
+    for position, item in enumerate(inputs):
+        label = str(item.label if isinstance(item, sp.IndexedBase) else item)
+        safe = label if label.isidentifier() and not keyword.iskeyword(label) and label != "np" else f"arg{position}"
+        names[item] = safe
+    printer = ArrayCodePrinter(names)
+    body = printer.aligned(sp.sympify(expr), tuple(axes))
+    source = f"def _evaluate({', '.join(names.values())}):\n    return {body}\n"
+    scope = {"np": np}
+    exec(compile(source, "<symderiv>", "exec"), scope)  # noqa: S102 - code printed from a SymPy expression
+    return scope["_evaluate"], source
+
+
+def evaluate_index_expr(expr: sp.Expr, axes: tuple, values: dict, sizes: dict) -> np.ndarray:
+    """Evaluate ``expr`` over ``axes`` with ``values`` (base -> array) and ``sizes`` (symbol -> int)."""
+    expr = sp.sympify(expr)
+    inputs = list(values) + list(sizes)
+    missing = {s for s in expr.free_symbols if not isinstance(s, sp.Idx)} - set(inputs) \
+        - {s for b in values if isinstance(b, sp.IndexedBase) for s in (b, b.label)} \
+        - {e for e in expr.free_symbols if isinstance(e, sp.Indexed)}
+    missing -= {s for a in axes for s in (a.upper + 1).free_symbols}
+    if missing:
+        raise ValueError(f"no value given for {sorted(map(str, missing))}")
+    function, _ = compile_index_function(expr, axes, inputs)
+    result = function(*values.values(), *sizes.values())
+    result = np.asarray(result)
+    dtype = np.result_type(*[np.asarray(v).dtype for v in values.values()], np.float32)
+    return result.astype(dtype if dtype.kind == "f" else np.float64, copy=False)

@@ -1,0 +1,292 @@
+"""Index-form expressions printed as vectorized NumPy code.
+
+Every index becomes an array axis. An expression node prints to a pair
+(code, axes): the NumPy expression and the indices its result runs over, in
+order. Elementwise operations broadcast their operands (transposing and
+inserting ``None`` axes as needed); a sum over ``k`` of a product of two
+factors becomes a matrix product with ``@`` when it is one, ``np.einsum``
+otherwise; a sum of one factor becomes ``.sum(axis=...)``; ``δ_ij`` becomes
+an identity matrix; the step ``[z > 0]`` a comparison; an index shifted by
+an offset (``c[i, n1 + v]``) a slice. No Python loop is ever printed.
+Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
+
+>>> import sympy as sp
+>>> from symderiv.layers.indices import make_index
+>>> m, n = sp.symbols("m n", integer=True, positive=True)
+>>> i, k, u = make_index("i", m), make_index("k", m), make_index("u", n)
+>>> g, x = sp.IndexedBase("g"), sp.IndexedBase("x")
+>>> ArrayCodePrinter().translate(sp.Sum(g[k, u] * x[k, u], (k, 0, m - 1)) / m)
+('(g*x).sum(axis=0)/m', (u,))
+"""
+from __future__ import annotations
+
+import string
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+Code = tuple[str, tuple]
+
+
+class UnsupportedExpression(ValueError):
+    """An expression the NumPy printer cannot print; the message names it."""
+
+
+class ArrayCodePrinter:
+    """Prints index-form SymPy expressions as NumPy expressions over named arrays.
+
+    ``names`` maps an IndexedBase or Symbol to the variable that holds it.
+    """
+
+    def __init__(self, names: dict | None = None, module: str = "np"):
+        self.names = names or {}
+        self.np = module
+        self._function_printer = NumPyPrinter({"fully_qualified_modules": True})
+
+    # ---- entry point -------------------------------------------------------------
+    def translate(self, expr: sp.Expr) -> Code:
+        method = getattr(self, f"_t_{type(expr).__name__}", None)
+        if method is not None:
+            return method(expr)
+        if isinstance(expr, sp.Number) or expr in (sp.pi, sp.E):
+            return self._number(expr), ()
+        if isinstance(expr, sp.Symbol):
+            return self.names.get(expr, str(expr)), ()
+        if isinstance(expr, sp.Function):
+            return self._function(expr)
+        raise UnsupportedExpression(f"cannot print {type(expr).__name__} {expr} as NumPy code")
+
+    def aligned(self, expr: sp.Expr, axes: tuple) -> str:
+        """Code for ``expr`` laid out over exactly ``axes`` (broadcast where an axis is missing)."""
+        code, have = self.translate(expr)
+        if set(have) - set(axes):
+            raise UnsupportedExpression(f"{expr} has indices {set(have) - set(axes)} not among {axes}")
+        return self._broadcast(code, have, axes, full=True)
+
+    # ---- leaves ------------------------------------------------------------------
+    def _number(self, value) -> str:
+        if value.is_Integer:
+            return str(int(value))
+        if value.is_Rational:
+            return f"({value.p}/{value.q})"
+        return repr(float(value))
+
+    def _t_Idx(self, index) -> Code:
+        return f"{self.np}.arange({self._scalar(index.upper + 1 - index.lower)})", (index,)
+
+    def _scalar(self, expr) -> str:
+        code, axes = self.translate(sp.sympify(expr))
+        assert not axes
+        return code
+
+    def _t_Indexed(self, element) -> Code:
+        array = self.names.get(element.base, str(element.base.label))
+        shape = element.base.shape
+        axes, selectors, gathers = [], [], []
+        for position, index in enumerate(element.indices):
+            plain = list(index.atoms(sp.Idx))
+            fits = shape is None or (len(plain) == 1 and sp.expand(index.subs(plain[0], plain[0].upper)
+                                                                  - shape[position] + 1) == 0
+                                     and sp.expand(index.subs(plain[0], plain[0].lower)).is_nonnegative)
+            if len(plain) != 1 or plain[0] in axes or (index - plain[0]).has(plain[0]):
+                raise UnsupportedExpression(f"cannot print the element {element} (index {index}) as NumPy code")
+            axes.append(plain[0])
+            if index == plain[0] and fits:
+                selectors.append(":")
+            elif fits:
+                offset = self._scalar(index - plain[0])
+                selectors.append(f"{offset}:{offset} + {self._scalar(plain[0].upper + 1)}")
+            else:  # the index runs past the array (one branch of a concatenation): gather, clipped
+                selectors.append(":")
+                gathers.append((position, self.translate(index)[0]))
+        code = array if all(s == ":" for s in selectors) else f"{array}[{', '.join(selectors)}]"
+        for position, index_code in gathers:
+            code = f"{self.np}.take({code}, {index_code}, axis={position}, mode='clip')"
+        return code, tuple(axes)
+
+    def _t_KroneckerDelta(self, delta) -> Code:
+        a, b = delta.args
+        if isinstance(a, sp.Idx) and isinstance(b, sp.Idx) and a.lower == b.lower == 0:
+            return f"{self.np}.eye({self._scalar(a.upper + 1)}, {self._scalar(b.upper + 1)})", (a, b)
+        return self._condition(sp.Eq(a, b, evaluate=False))
+
+    def _t_Heaviside(self, step) -> Code:
+        argument, at_zero = step.args[0], (step.args[1] if len(step.args) > 1 else sp.S.Half)
+        code, axes = self.translate(argument)
+        if at_zero == 0:
+            return f"({code} > 0)", axes
+        if at_zero == 1:
+            return f"({code} >= 0)", axes
+        raise UnsupportedExpression(f"{step}: a step needs its value at 0 given as 0 or 1")
+
+    # ---- elementwise -------------------------------------------------------------
+    def _merge(self, parts):
+        axes = []
+        for _, have in parts:
+            axes += [a for a in have if a not in axes]
+        return tuple(axes)
+
+    def _broadcast(self, code: str, have: tuple, target: tuple, full: bool = False) -> str:
+        """Lay ``code`` (over ``have``) out along ``target``; missing leading axes are left to broadcasting."""
+        if not have:
+            return code if not full or not target else f"{self.np}.full({self._shape(target)}, {code})"
+        order = [a for a in target if a in have]
+        if order != list(have):
+            perm = tuple(have.index(a) for a in order)
+            code = f"{self._wrap(code)}.T" if len(have) == 2 else f"{self.np}.transpose({code}, {perm})"
+        first = target.index(order[0])
+        selectors = ["None" if a not in have else ":" for a in target[first:]]
+        if full and first:
+            selectors = ["None"] * first + selectors
+            first = 0
+        if any(s == "None" for s in selectors):
+            code = f"{self._wrap(code)}[{', '.join(selectors)}]"
+        if full and self._missing(have, target):
+            code = f"{self.np}.broadcast_to({code}, {self._shape(target)})"
+        return code
+
+    def _missing(self, have, target):
+        return any(a not in have for a in target)
+
+    def _shape(self, axes) -> str:
+        return "(" + "".join(f"{self._scalar(a.upper + 1 - a.lower)}, " for a in axes) + ")"
+
+    @staticmethod
+    def _wrap(code: str) -> str:
+        return code if code.replace("_", "").replace(".", "").isalnum() else f"({code})"
+
+    def _t_Add(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        codes = [self._broadcast(c, h, axes) for c, h in parts]
+        text = codes[0]
+        for code in codes[1:]:
+            text += f" - {code[1:]}" if code.startswith("-") and " " not in code else f" + {code}"
+        return text, axes
+
+    def _t_Mul(self, expr) -> Code:
+        numer, denom = [], []
+        for factor in expr.args:
+            if factor.is_Pow and factor.exp.is_Number and factor.exp < 0:
+                denom.append(sp.Pow(factor.base, -factor.exp))
+            elif factor.is_Rational and factor.q != 1:
+                numer.append(sp.Integer(factor.p)) if factor.p != 1 else None
+                denom.append(sp.Integer(factor.q))
+            else:
+                numer.append(factor)
+        sign = ""
+        if numer and numer[0] == -1:
+            sign, numer = "-", numer[1:]
+        parts_n = [self.translate(f) for f in numer]
+        parts_d = [self.translate(f) for f in denom]
+        axes = self._merge(parts_n + parts_d)
+        text = "*".join(self._factor(c, h, axes, f) for (c, h), f in zip(parts_n, numer)) or "1"
+        if parts_d:
+            text += "/" + "/".join(self._factor(c, h, axes, f) for (c, h), f in zip(parts_d, denom))
+        return sign + text, axes
+
+    def _factor(self, code, have, axes, expr) -> str:
+        code = self._broadcast(code, have, axes)
+        return f"({code})" if isinstance(expr, sp.Add) or code.startswith("-") else code
+
+    def _t_Pow(self, expr) -> Code:
+        base, exp = expr.args
+        code, axes = self.translate(base)
+        wrapped = code if self._wrap(code) == code else f"({code})"
+        if exp == sp.S.Half:
+            return f"{self.np}.sqrt({code})", axes
+        if exp == -sp.S.Half:
+            return f"1/{self.np}.sqrt({code})", axes
+        if exp == -1:
+            return f"1/{wrapped}", axes
+        if exp.is_Integer and exp > 0:
+            return f"{wrapped}**{int(exp)}", axes
+        exp_code, exp_axes = self.translate(exp)
+        if exp_axes:
+            raise UnsupportedExpression(f"cannot print {expr}: an exponent that depends on indices")
+        return f"{wrapped}**({exp_code})", axes
+
+    def _function(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        placeholders = [sp.Symbol(f"__arg{n}") for n in range(len(parts))]
+        try:
+            template = self._function_printer.doprint(expr.func(*placeholders))
+        except Exception as exc:  # SymPy raises several types for unknown functions
+            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code") from exc
+        if "not supported" in template.lower():
+            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code")
+        template = template.replace("numpy.", f"{self.np}.")
+        for placeholder, (code, have) in reversed(list(zip(placeholders, parts))):
+            template = template.replace(str(placeholder), self._broadcast(code, have, axes))
+        return template, axes
+
+    def _t_Piecewise(self, expr) -> Code:
+        (value, cond), *rest = expr.args
+        other = sp.Piecewise(*rest) if rest and rest[0][1] != sp.true else rest[0][0]
+        parts = [self.translate(value), self.translate(other), self._condition(cond)]
+        axes = self._merge(parts)
+        a, b, c = (self._broadcast(code, have, axes, full=False) for code, have in parts)
+        return f"{self.np}.where({c}, {a}, {b})", axes
+
+    def _condition(self, cond) -> Code:
+        ops = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">", sp.GreaterThan: ">=",
+               sp.Equality: "=="}
+        if type(cond) in ops:
+            parts = [self.translate(cond.lhs), self.translate(cond.rhs)]
+            axes = self._merge(parts)
+            lhs, rhs = (self._broadcast(c, h, axes) for c, h in parts)
+            return f"({lhs} {ops[type(cond)]} {rhs})", axes
+        raise UnsupportedExpression(f"cannot print the condition {cond} as NumPy code")
+
+    # ---- contractions ------------------------------------------------------------
+    def _t_Sum(self, expr) -> Code:
+        body = expr.function
+        summed = []
+        for k, lo, hi in expr.limits:
+            if lo != k.lower or hi != k.upper:
+                raise UnsupportedExpression(f"cannot print {expr}: a sum over part of an index range")
+            summed.append(k)
+        factors = list(sp.Mul.make_args(body))
+        parts = [self.translate(f) for f in factors]
+        if len(parts) == 2 and len(summed) == 1:
+            product = self._matmul(parts, factors, summed[0])
+            if product is not None:
+                return product
+        same_axes = len({frozenset(h) for _, h in parts}) == 1
+        if not same_axes and len(parts) <= 3 and all(not isinstance(f, sp.Add) for f in factors):
+            return self._einsum(parts, summed)
+        code, have = self.translate(body)
+        keep = tuple(a for a in have if a not in summed)
+        axis = tuple(have.index(k) for k in summed if k in have)
+        missing = [k for k in summed if k not in have]
+        if missing:
+            code = f"{code}*{'*'.join(self._scalar(k.upper + 1) for k in missing)}"
+        if not axis:
+            return code, keep
+        axis_code = axis[0] if len(axis) == 1 else axis
+        return f"{self._wrap(code)}.sum(axis={axis_code})", keep
+
+    def _matmul(self, parts, factors, k):
+        (a, ha), (b, hb) = parts
+        if len(ha) != 2 or len(hb) != 2 or k not in ha or k not in hb:
+            return None
+        ra = [x for x in ha if x != k][0]
+        rb = [x for x in hb if x != k][0]
+        if ra == rb:
+            return None
+        left = self._wrap(a) if ha == (ra, k) else f"{self._wrap(a)}.T"
+        right = self._wrap(b) if hb == (k, rb) else f"{self._wrap(b)}.T"
+        return f"{left} @ {right}", (ra, rb)
+
+    def _einsum(self, parts, summed) -> Code:
+        letters = {}
+        for _, have in parts:
+            for a in have:
+                letters.setdefault(a, string.ascii_lowercase[len(letters)])
+        keep = tuple(a for a in letters if a not in summed)
+        spec = ",".join("".join(letters[a] for a in have) for _, have in parts)
+        spec += "->" + "".join(letters[a] for a in keep)
+        scale = [self._scalar(k.upper + 1) for k in summed if k not in letters]
+        code = f'{self.np}.einsum("{spec}", {", ".join(c for c, _ in parts)})'
+        return (code + "".join(f"*{s}" for s in scale)), keep

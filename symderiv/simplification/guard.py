@@ -1,0 +1,37 @@
+"""A time limit for SymPy calls that can run for minutes (``simplify``, ``solve``).
+
+In the main thread on POSIX, ``SIGALRM`` interrupts the call and
+:class:`SimplificationTimeout` is raised; elsewhere the call runs unguarded.
+
+>>> with time_limit(5):
+...     1 + 1
+2
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+
+class SimplificationTimeout(TimeoutError):
+    """A guarded SymPy call ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    if seconds is None or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise SimplificationTimeout(f"a SymPy call ran past its limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,166 @@
+"""The simplifier: from SymPy's raw index-form derivative to the closed form a teacher writes.
+
+Steps, each cheap and independent of the sizes (no ``simplify`` on the whole):
+
+1. nested single-limit sums, value conditions as steps (``[z > 0]``, 0 at 0);
+2. bottom-up: every sum rewritten by :mod:`.sums` (linearity, δ contraction,
+   range splitting), then folded by the sum rules of :mod:`.rules`;
+3. eliminations (``x → μ + x̂ √(σ²+ε)``), each kept only where it shortens;
+4. ``factor_terms`` and tidy names for the summation indices.
+
+>>> import sympy as sp
+>>> from symderiv.layers.indices import make_index
+>>> m = sp.Symbol("m", integer=True, positive=True)
+>>> k, j = make_index("k", m), make_index("j", m)
+>>> y = sp.IndexedBase("y")
+>>> simplify_index_expr(sp.Sum(sp.KroneckerDelta(k, j) * y[k] ** 2, (k, 0, m - 1)))
+y[j]**2
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symderiv.layers.indices import IndexNamer, make_index, index_size
+from symderiv.simplification import sums
+from symderiv.simplification.guard import SimplificationTimeout, time_limit
+from symderiv.simplification.rules import Rule, Rules, match_sum
+from symderiv.simplification.steps import piecewise_to_steps
+
+
+def simplify_index_expr(expr: sp.Expr, rules: Rules | None = None, namer: IndexNamer | None = None,
+                        bounds=None, tidy: bool = True) -> sp.Expr:
+    """Simplify an index-form expression; see the module docstring for the steps.
+
+    ``tidy=False`` keeps the (unique) summation index names, for results that
+    are substituted into other expressions.
+    """
+    rules = rules or Rules()
+    bounds = dict(bounds or {})
+    expr = piecewise_to_steps(sp.sympify(expr))
+    expr = sums.evaluate_conditions(expr, bounds)
+    for _ in range(3):
+        before = expr
+        expr = canonical_bound(_rewrite_sums(expr, rules, bounds))
+        expr = _eliminate(expr, rules, namer)
+        if expr == before:
+            break
+    expr = shortest_form(expr)
+    return tidy_indices(expr) if tidy else expr
+
+
+def shortest_form(expr: sp.Expr) -> sp.Expr:
+    """The shortest of a few normal forms (common denominator, factored terms), by operation count."""
+    candidates = [sp.factor_terms(expr)]
+    for normal in (sp.cancel, sp.together):
+        try:
+            with time_limit(5):
+                candidates.append(sp.factor_terms(normal(canonical_bound(expr))))
+        except SimplificationTimeout:
+            pass
+    return min(candidates, key=sp.count_ops)
+
+
+def _rewrite_sums(expr, rules, bounds):
+    """Rewrite every sum, innermost first."""
+    if isinstance(expr, sp.Sum):  # SymPy merges nested sums: the first limit is the innermost
+        inner_bounds = {**bounds, **{k: (lo, hi) for k, lo, hi in expr.limits}}
+        body = _rewrite_sums(expr.function, rules, inner_bounds)
+        for position, (k, lo, hi) in enumerate(expr.limits):
+            outer = {**bounds, **{q: (a, b) for q, a, b in expr.limits[position + 1:]}}
+            body = sums.rewrite_sum(body, k, lo, hi, outer, fold=lambda s: _fold(s, rules))
+        return body
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
+        return expr
+    args = [_rewrite_sums(a, rules, bounds) for a in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _fold(summed: sp.Sum, rules: Rules) -> sp.Expr:
+    for rule in rules.sum_folds:
+        value = match_sum(rule, summed)
+        if value is not None:
+            return value
+    return summed
+
+
+def _eliminate(expr, rules, namer):
+    """Apply each elimination outside sums where it makes ``expr`` shorter."""
+    for rule in rules.eliminations:
+        candidate = _apply_outside_sums(expr, rule, namer)
+        if candidate is None:
+            continue
+        candidate = sp.factor_terms(sp.powsimp(sp.cancel(canonical_bound(candidate))))
+        if sp.count_ops(candidate) < sp.count_ops(expr):
+            expr = candidate
+    return expr
+
+
+def _apply_outside_sums(expr, rule: Rule, namer):
+    hits = {}
+
+    def visit(e):
+        if isinstance(e, sp.Sum):
+            return
+        if isinstance(e, sp.Indexed):
+            found = e.match(rule.pattern)
+            if found is not None and all(isinstance(found.get(w), sp.Idx) for w in rule.wilds):
+                hits[e] = refresh_bound(rule.replacement.xreplace(found), namer)
+            return
+        for a in e.args:
+            visit(a)
+
+    visit(expr)
+    if not hits:
+        return None
+
+    def replace(e):
+        if isinstance(e, sp.Sum):
+            return e
+        if e in hits:
+            return hits[e]
+        if not e.args or isinstance(e, sp.Indexed):
+            return e
+        return e.func(*[replace(a) for a in e.args])
+
+    return replace(expr)
+
+
+def refresh_bound(expr: sp.Expr, namer: IndexNamer | None) -> sp.Expr:
+    """Give every summation index in ``expr`` a fresh name."""
+    namer = namer or IndexNamer()
+    namer.avoid(expr)
+    return _rename_bound(expr, lambda k, taken: namer.fresh(index_size(k)), frozenset())
+
+
+def _rename_bound(expr, new_name, taken):
+    """Rename each summation index to ``new_name(index, names taken by enclosing sums)``, outermost first."""
+    if isinstance(expr, sp.Sum):
+        body, limits = expr.function, []
+        for k, lo, hi in reversed(expr.limits):  # outermost first
+            new = new_name(k, taken)
+            taken = taken | {str(new.label)}
+            body = body.xreplace({k: new})
+            limits.insert(0, (new, lo, hi))
+        return sp.Sum(_rename_bound(body, new_name, taken), *limits)
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
+        return expr
+    return expr.func(*[_rename_bound(a, new_name, taken) for a in expr.args])
+
+
+def canonical_bound(expr: sp.Expr) -> sp.Expr:
+    """Name summation indices by nesting depth, so that sums equal up to renaming become equal."""
+    return _rename_bound(expr, lambda k, taken: make_index(f"_b{len(taken)}", index_size(k)), frozenset())
+
+
+def tidy_indices(expr: sp.Expr) -> sp.Expr:
+    """Rename summation indices to the first letters not in use where they are bound.
+
+    Sibling sums may share a name; a nested sum never reuses an enclosing one.
+    """
+    counter = iter(range(10**9))
+    unique = _rename_bound(expr, lambda k, taken: make_index(f"_tidy{next(counter)}", index_size(k)), frozenset())
+    free_names = frozenset(str(i.label) for i in expr.free_symbols if isinstance(i, sp.Idx))
+    return _rename_bound(unique, lambda k, taken: IndexNamer(avoid=taken).fresh(index_size(k)), free_names)
+
+
+__all__ = ["simplify_index_expr", "refresh_bound", "tidy_indices", "make_index"]

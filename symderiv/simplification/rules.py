@@ -1,0 +1,133 @@
+"""Rules learned from a layer's own definitions, to write results with named intermediates.
+
+Nothing here knows a layer. Each definition ``I[idx] = f(...)`` is *solved*
+(by ``sympy.solve``) for the pieces it is made of:
+
+- **sum folds**: for each sum ``S`` in ``f``, ``S = g(I, ...)``; for the mean
+  ``μ_u = (1/m) Σ_k x_ku`` this gives ``Σ_k x_ku → m μ_u``, and with it the
+  zero-sum identity ``Σ_k (x_ku − μ_u) = 0`` falls out of linearity;
+- **eliminations**: for an argument element ``A`` whose indices are exactly
+  the definition's, ``A = g(I, ...)``; for ``x̂ = (x − μ)/√(σ²+ε)`` this gives
+  ``x → μ + x̂ √(σ²+ε)``, for the softmax ``z → log(g Σ exp z)``; the pipeline
+  uses one only where it makes the expression shorter;
+- **distribution constraints**: an argument whose last axis sums to one
+  gives ``Σ_k y_ik → 1``.
+
+>>> from symderiv.layers import BatchNorm
+>>> rules = learn_rules(BatchNorm().build())
+>>> [str(r.pattern) for r in rules.sum_folds][:1]
+['Sum(x[j, _v_], (j, 0, m - 1))']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symderiv.layers.base import BuiltLayer, Definition
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``pattern → replacement``; Wild symbols in the pattern stand for indices."""
+
+    pattern: sp.Expr
+    replacement: sp.Expr
+    wilds: tuple[sp.Wild, ...]
+
+
+@dataclass
+class Rules:
+    sum_folds: list[Rule] = field(default_factory=list)
+    eliminations: list[Rule] = field(default_factory=list)
+
+    def extend(self, other: "Rules") -> None:
+        self.sum_folds += [r for r in other.sum_folds if r not in self.sum_folds]
+        self.eliminations += [r for r in other.eliminations if r not in self.eliminations]
+
+
+def _wilds_for(indices, exclude=()):
+    return {i: sp.Wild(f"_{i.label}", exclude=list(exclude)) for i in indices}
+
+
+def _solve_for(definition: Definition, piece: sp.Expr):
+    """``piece`` as a function of the definition's element, or None if not uniquely solvable."""
+    t = sp.Dummy("t")
+    equation = definition.element() - definition.expr.xreplace({piece: t})
+    if equation.has(piece) or not equation.has(t):
+        return None
+    if equation.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.Abs):
+        return None
+    try:
+        solutions = sp.solve(equation, t, dict=False)
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+    if len(solutions) != 1 or solutions[0].has(sp.I, sp.Piecewise, sp.LambertW):
+        return None
+    return solutions[0]
+
+
+def _outer_sums(expr: sp.Expr):
+    """Sums in ``expr`` that are not inside another sum."""
+    if isinstance(expr, sp.Sum):
+        return [expr]
+    return [s for a in expr.args for s in _outer_sums(a)]
+
+
+def _outer_elements(expr: sp.Expr):
+    """Indexed elements of ``expr`` that are not inside a sum."""
+    if isinstance(expr, sp.Indexed):
+        return [expr]
+    if isinstance(expr, sp.Sum):
+        return []
+    return [e for a in expr.args for e in _outer_elements(a)]
+
+
+def learn_rules(built: BuiltLayer) -> Rules:
+    """Every sum fold, elimination and constraint that ``built``'s definitions give."""
+    rules = Rules()
+    arg_bases = {b for b in built.bases.values() if isinstance(b, sp.IndexedBase)}
+    for definition in [*built.intermediates, built.output]:
+        free = set(definition.indices)
+        for piece in _outer_sums(definition.expr):
+            if not piece.free_symbols & free and definition.indices:
+                continue
+            value = _solve_for(definition, piece)
+            if value is not None and not (value.free_symbols & free) - piece.free_symbols:
+                wilds = _wilds_for(definition.indices, exclude=[lim[0] for lim in piece.limits])
+                rules.sum_folds.append(Rule(piece.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+        for element in set(_outer_elements(definition.expr)):
+            if element.base not in arg_bases or set(element.indices) != free or len(set(element.indices)) != len(free):
+                continue
+            value = _solve_for(definition, element)
+            if value is not None:
+                wilds = _wilds_for(definition.indices)
+                rules.eliminations.append(Rule(element.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+    for name, spec in built.args.items():
+        if spec.distribution:
+            base, shape = built.bases[name], built.shapes[name]
+            from symderiv.layers.indices import make_index
+            k = make_index("k_", shape[-1])
+            wilds = [sp.Wild(f"_a{n}", exclude=[k]) for n in range(len(shape) - 1)]
+            pattern = sp.Sum(base[(*wilds, k)], (k, 0, shape[-1] - 1))
+            rules.sum_folds.append(Rule(pattern, sp.S.One, tuple(wilds)))
+    return rules
+
+
+def match_sum(rule: Rule, candidate: sp.Sum):
+    """The replacement for ``candidate`` if it is the rule's sum up to renaming, else None."""
+    pattern = rule.pattern
+    if len(candidate.limits) != len(pattern.limits):
+        return None
+    renaming = {}
+    for (k, lo, hi), (pk, plo, phi) in zip(candidate.limits, pattern.limits):
+        if sp.expand(lo - plo) != 0 or sp.expand(hi - phi) != 0:
+            return None
+        renaming[k] = pk
+    body = candidate.function.xreplace(renaming)
+    found = body.match(pattern.function)
+    if found is None or any(w not in found for w in rule.wilds if pattern.function.has(w)):
+        return None
+    if any(v.has(pk) for v in found.values() for pk in renaming.values()):
+        return None
+    return rule.replacement.xreplace(found)

@@ -1,0 +1,219 @@
+"""Proving a closed form right: brute-force SymPy Jacobian and central finite differences.
+
+Brute force: at small concrete sizes, every argument element becomes its own
+scalar symbol, every definition is expanded into an explicit scalar
+expression, and SymPy differentiates that directly; the closed form, at the
+same concrete indices, must differ from it by something that simplifies to
+zero (``cancel`` first, ``simplify`` under a time limit).
+
+Finite differences: on random float64 arrays, the closed form evaluated by
+the NumPy printer must match central differences of the forward pass.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from symderiv.simplification.guard import time_limit
+from symderiv.simplification.steps import piecewise_to_steps
+from symderiv.verification.forward import bind_arrays, forward_values
+
+
+class VerificationError(AssertionError):
+    """A closed form disagrees with brute force or finite differences; the message says where."""
+
+
+@dataclass
+class VerificationReport:
+    sizes: dict
+    entries_checked: int
+    max_fd_error: float
+
+    def __str__(self):
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        return (f"verified at {sizes}: {self.entries_checked} entries equal the brute-force SymPy "
+                f"Jacobian; finite differences agree to {self.max_fd_error:.1e}")
+
+
+def default_sizes(built, batch: int = 3, features: int = 2) -> dict:
+    symbols = set()
+    for shape in [*built.shapes.values(), built.output.shape]:
+        for size in shape:
+            symbols |= size.free_symbols
+    return {s: (batch if s.name == "m" else features) for s in sorted(symbols, key=str)}
+
+
+def _explicit_tables(built, sizes, extra_bases=()):
+    """Scalar symbols for each argument element, explicit expressions for each definition."""
+    tables = {}
+    for base in [*built.bases.values(), *extra_bases]:
+        shape = _shape_of(built, base, sizes)
+        name = str(base.label if isinstance(base, sp.IndexedBase) else base)
+        if not shape:
+            tables[name] = sp.Symbol(name + "_", real=True)
+            continue
+        tables[name] = {idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
+                        for idx in itertools.product(*map(range, shape))}
+    for definition in [*built.intermediates, built.output]:
+        shape = [int(s.xreplace(sizes)) for s in definition.shape]
+        if not shape:
+            tables[_key(definition.base)] = _explicit(definition.expr, {}, sizes, tables)
+            continue
+        tables[_key(definition.base)] = {
+            idx: _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, tables)
+            for idx in itertools.product(*map(range, shape))}
+    return tables
+
+
+def _shape_of(built, base, sizes):
+    for name, b in built.bases.items():
+        if b == base:
+            return [int(s.xreplace(sizes)) for s in built.shapes[name]]
+    return [int(s.xreplace(sizes)) for s in built.output.shape]  # an upstream gradient
+
+
+def _explicit(expr, index_values, sizes, tables):
+    """``expr`` at concrete indices and sizes, with every element replaced from ``tables``."""
+    concrete = expr.xreplace({**index_values, **sizes}).xreplace(sizes).doit()
+
+    def element(e):
+        table = tables.get(_key(e.base))
+        if table is None:
+            raise VerificationError(f"brute force: no values for {e.base}")
+        return table[tuple(int(i) for i in e.indices)]
+
+    concrete = concrete.replace(lambda e: isinstance(e, sp.Indexed), element)
+    scalars = {s: tables[_key(s)] for s in concrete.free_symbols if _key(s) in tables
+               and isinstance(tables[_key(s)], sp.Expr)}
+    return concrete.xreplace(scalars)
+
+
+def _key(base) -> str:
+    """Tables are keyed by name: substituting sizes changes an IndexedBase's shape, not its name."""
+    return str(base.label if isinstance(base, sp.IndexedBase) else base)
+
+
+def _is_zero(difference, seconds: float) -> bool:
+    difference = sp.expand(piecewise_to_steps(difference))
+    if difference == 0 or sp.cancel(difference) == 0:
+        return True
+    with time_limit(seconds):
+        return sp.simplify(difference) == 0
+
+
+def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float = 20.0) -> int:
+    """Compare ``derivation`` with SymPy's own Jacobian of the explicit expressions; entries checked."""
+    built = derivation.context.built
+    upstream_base = derivation.upstream.base if isinstance(derivation.upstream, sp.Indexed) else derivation.upstream
+    tables = _explicit_tables(built, sizes, [upstream_base] if upstream_base is not None else [])
+    wrt_base = derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt
+    wrt_table = tables[_key(wrt_base)]
+    out_table = tables[_key(built.output.base)]
+    entries = list(itertools.product(*[range(int((a.upper + 1).xreplace(sizes))) for a in derivation.axes]))
+    rng = np.random.default_rng(0)
+    if len(entries) > max_entries:
+        entries = [entries[i] for i in sorted(rng.choice(len(entries), max_entries, replace=False))]
+    n_out = len(built.output.indices) if derivation.kind == "jacobian" else 0
+    for entry in entries:
+        out_idx, wrt_idx = entry[:n_out], entry[n_out:]
+        variable = wrt_table[wrt_idx] if isinstance(wrt_table, dict) else wrt_table
+        if derivation.kind == "jacobian":
+            out = out_table[out_idx] if isinstance(out_table, dict) else out_table
+            expected = sp.diff(out, variable)
+        else:  # vjp: Σ_out g[out] d out / d wrt
+            g = tables[_key(upstream_base)]
+            pairs = out_table.items() if isinstance(out_table, dict) else [((), out_table)]
+            expected = sum((g[o] if isinstance(g, dict) else g) * sp.diff(v, variable) for o, v in pairs)
+        got = _explicit(derivation.expr, dict(zip(derivation.axes, entry)), sizes, tables)
+        if not _is_zero(got - expected, seconds):
+            where = ", ".join(f"{a}={v}" for a, v in zip(derivation.axes, entry))
+            raise VerificationError(f"{derivation}: differs from brute force at {where} "
+                                    f"(sizes {sizes}): closed form {got}, brute force {expected}")
+    return len(entries)
+
+
+def random_arrays(built, sizes, rng, upstream=None) -> dict:
+    """Random float64 arguments: one-hot rows for distributions, (0, 0.5) for constants, ±[0.2, 1.2] otherwise."""
+    arrays = {}
+    items = list(built.shapes.items())
+    if upstream is not None:
+        name = str(upstream.base.label if isinstance(upstream, sp.Indexed) else upstream)
+        items.append((name, built.output.shape))
+    for name, shape in items:
+        concrete = tuple(int(s.xreplace(sizes)) for s in shape)
+        spec = built.args.get(name)
+        if spec is not None and spec.distribution:
+            value = np.eye(concrete[-1])[rng.integers(0, concrete[-1], concrete[:-1])]
+        elif spec is not None and spec.role == "constant":
+            value = rng.uniform(0.05, 0.5, concrete)
+        else:
+            value = rng.uniform(0.2, 1.2, concrete) * rng.choice([-1.0, 1.0], concrete)
+        arrays[name] = value if concrete else float(value)
+    return arrays
+
+
+def finite_difference_check(derivation, sizes, seed: int = 0, step: float = 1e-6, tol: float = 1e-6) -> float:
+    """Largest relative error between the closed form and central differences; raises above ``tol``."""
+    built = derivation.context.built
+    rng = np.random.default_rng(seed)
+    for _ in range(20):  # positive arguments where a log or sqrt needs them
+        arrays = random_arrays(built, sizes, rng, derivation.upstream)
+        if _finite(built, arrays):
+            break
+        arrays = {k: (np.abs(v) if np.ndim(v) else abs(v)) for k, v in arrays.items()}
+        if _finite(built, arrays):
+            break
+    closed = derivation.evaluate(**arrays)
+    wrt_name = next(n for n, b in built.bases.items()
+                    if b == (derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt))
+    base_value = np.array(arrays[wrt_name], dtype=float)
+    upstream_name = None if derivation.upstream is None else str(
+        derivation.upstream.base.label if isinstance(derivation.upstream, sp.Indexed) else derivation.upstream)
+    numeric = np.zeros(np.shape(closed))
+    n_wrt = base_value.ndim
+    for position in itertools.product(*map(range, base_value.shape)):
+        plus, minus = base_value.copy(), base_value.copy()
+        plus[position] += step
+        minus[position] -= step
+        f_plus = _output(built, {**arrays, wrt_name: plus}, upstream_name)
+        f_minus = _output(built, {**arrays, wrt_name: minus}, upstream_name)
+        slot = (Ellipsis, *position) if n_wrt else (Ellipsis,)
+        numeric[slot] = (f_plus - f_minus) / (2 * step)
+    scale = max(1.0, float(np.max(np.abs(numeric))))
+    error = float(np.max(np.abs(numeric - closed))) / scale if numeric.size else 0.0
+    if error > tol:
+        raise VerificationError(f"{derivation}: finite differences differ by {error:.2e} (sizes {sizes})")
+    return error
+
+
+def _output(built, arrays, upstream_name):
+    """The layer output (or, for a VJP, ⟨g, output⟩) at ``arrays``."""
+    layer_arrays = {k: v for k, v in arrays.items() if k != upstream_name}
+    values, sizes = bind_arrays(built, layer_arrays)
+    out = np.asarray(forward_values(built, values, sizes)[built.output.base], dtype=float)
+    if upstream_name is None:
+        return out
+    return float(np.sum(np.asarray(arrays[upstream_name]) * out))
+
+
+def _finite(built, arrays) -> bool:
+    with np.errstate(all="ignore"):
+        try:
+            return bool(np.all(np.isfinite(_output(built, arrays, None))))
+        except (ValueError, FloatingPointError):
+            return False
+
+
+def verify_derivation(derivation, sizes: dict | None = None, seed: int = 0, max_entries: int = 64,
+                      seconds: float = 20.0) -> VerificationReport:
+    """Run both checks at small sizes; raise :class:`VerificationError` on disagreement."""
+    built = derivation.context.built
+    sizes = {sp.Symbol(str(k), integer=True, positive=True) if isinstance(k, str) else k: v
+             for k, v in (sizes or {}).items()}
+    sizes = {k: sp.Integer(v) for k, v in {**default_sizes(built), **sizes}.items()}
+    checked = brute_force_check(derivation, sizes, max_entries=max_entries, seconds=seconds)
+    error = finite_difference_check(derivation, sizes, seed=seed)
+    return VerificationReport({str(k): v for k, v in sizes.items()}, checked, error)

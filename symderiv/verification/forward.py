@@ -1,0 +1,67 @@
+"""Binding concrete arrays to a layer's arguments, and running its forward definitions on them.
+
+``bind_arrays`` checks every array against the argument's symbolic shape,
+binds the sizes (``m``, ``n``, ...) and names what is wrong;
+``forward_values`` evaluates the intermediates and the output in order,
+through the same NumPy printer as the generated kernels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from symderiv.printing.evaluate import evaluate_index_expr
+
+
+def bind_arrays(built, arrays: dict, extra: sp.Expr | None = None):
+    """(values by base, sizes by symbol) for ``arrays`` given by argument name.
+
+    ``extra`` is an additional element (an upstream gradient ``g[i, u]``)
+    whose array is shaped like the layer's output.
+    """
+    layer = type(built.layer).__name__
+    expected = dict(built.shapes)
+    bases = dict(built.bases)
+    if extra is not None:
+        base = extra.base if isinstance(extra, sp.Indexed) else extra
+        name = str(base.label if isinstance(base, sp.IndexedBase) else base)
+        expected[name], bases[name] = built.output.shape, base
+    unknown = set(arrays) - set(expected)
+    if unknown:
+        raise ValueError(f"{layer}: unknown argument(s) {sorted(unknown)}; it takes {', '.join(expected)}")
+    missing = [n for n in expected if n not in arrays]
+    if missing:
+        raise ValueError(f"{layer}: missing argument(s) {missing}; it takes {', '.join(expected)}")
+    sizes: dict[sp.Symbol, int] = {}
+    values = {}
+    for name, shape in expected.items():
+        value = np.asarray(arrays[name], dtype=float) if not isinstance(arrays[name], np.ndarray) \
+            else arrays[name]
+        if value.ndim != len(shape):
+            raise ValueError(f"{layer}: argument {name!r} has shape {value.shape}; expected {len(shape)} "
+                             f"axes, shaped ({', '.join(map(str, shape))})")
+        for axis, (size, actual) in enumerate(zip(shape, value.shape)):
+            if isinstance(size, sp.Symbol):
+                if sizes.setdefault(size, actual) != actual:
+                    raise ValueError(f"{layer}: argument {name!r} has {actual} along axis {axis}, but {size} "
+                                     f"is {sizes[size]} from another argument")
+        values[bases[name]] = value
+    exact = {k: sp.Integer(v) for k, v in sizes.items()}
+    for name, shape in expected.items():
+        for axis, size in enumerate(shape):
+            want = size.xreplace(exact)
+            if not want.is_Integer:
+                raise ValueError(f"{layer}: the size {size} of {name!r} is not determined by the arrays")
+            if int(want) != values[bases[name]].shape[axis]:
+                raise ValueError(f"{layer}: argument {name!r} has shape {values[bases[name]].shape}; expected "
+                                 f"({', '.join(str(s.xreplace(exact)) for s in shape)}) = "
+                                 f"({', '.join(map(str, shape))})")
+    return values, sizes
+
+
+def forward_values(built, values: dict, sizes: dict) -> dict:
+    """``values`` extended with every intermediate and the output of the layer."""
+    values = dict(values)
+    for definition in [*built.intermediates, built.output]:
+        values[definition.base] = evaluate_index_expr(definition.expr, definition.indices, values, sizes)
+    return values

@@ -1,0 +1,56 @@
+"""Every layer, built-in and custom, derived and verified from the layer table.
+
+A new layer in ``symderiv.LAYERS`` or in ``custom_layers.CUSTOM_LAYERS`` is
+tested here without new test code: brute-force SymPy Jacobian at small sizes
+and central finite differences, for the Jacobian and the VJP of every
+non-constant argument; and no leftover ``Sum(δ…)``, range ``Piecewise`` or
+``Heaviside`` with SymPy's ½ at 0 in any result.
+"""
+import pytest
+import sympy as sp
+
+import symderiv as sd
+from custom_layers import CUSTOM_LAYERS
+
+ALL_LAYERS = [*sd.LAYERS.values(), *CUSTOM_LAYERS]
+CASES = [(cls, arg, kind) for cls in ALL_LAYERS for arg, spec in cls().arg_specs.items()
+         if spec.role != "constant" for kind in ("jacobian", "vjp")]
+
+
+def derive(cls, arg, kind):
+    layer = cls()
+    return layer.jacobian(arg) if kind == "jacobian" else layer.vjp(arg)
+
+
+@pytest.mark.parametrize("cls, arg, kind", CASES, ids=[f"{c.op}-{a}-{k}" for c, a, k in CASES])
+def test_derivation_is_verified(cls, arg, kind):
+    report = derive(cls, arg, kind).verify()
+    assert report.entries_checked > 0
+    assert report.max_fd_error < 1e-6
+
+
+@pytest.mark.parametrize("cls, arg, kind", CASES, ids=[f"{c.op}-{a}-{k}" for c, a, k in CASES])
+def test_no_leftovers_from_sympy(cls, arg, kind):
+    expr = derive(cls, arg, kind).expr
+    for s in expr.atoms(sp.Sum):
+        assert not s.function.has(sp.KroneckerDelta), f"uncontracted delta in {s}"
+    for pw in expr.atoms(sp.Piecewise):
+        assert not any(c.has(sp.Idx) and not c.has(sp.Indexed) for _, c in pw.args
+                       if c is not sp.true and not c.has(sp.Symbol("n1", integer=True, positive=True))), pw
+    for step in expr.atoms(sp.Heaviside):
+        assert len(step.args) == 2 and step.args[1] in (0, 1), f"step without its value at 0: {step}"
+
+
+@pytest.mark.parametrize("cls", ALL_LAYERS, ids=[c.op for c in ALL_LAYERS])
+def test_evaluate_has_jacobian_shape(cls):
+    import numpy as np
+    from symderiv.verification.check import default_sizes, random_arrays
+    layer = cls()
+    arg = next(a for a, s in layer.arg_specs.items() if s.role != "constant")
+    derivation = layer.jacobian(arg)
+    built = derivation.context.built
+    sizes = default_sizes(built)
+    arrays = random_arrays(built, sizes, np.random.default_rng(1))
+    result = derivation.evaluate(**arrays)
+    out_shape = tuple(int(s.xreplace(sizes)) for s in built.output.shape)
+    assert result.shape == out_shape + np.shape(arrays[arg])
