@@ -4,11 +4,13 @@
 >>> print(sd.ReLU().jacobian("z").expr)
 Heaviside(z[i, u], 0)*KroneckerDelta(i, j)*KroneckerDelta(u, v)
 """
+from symderiv import networks
 from symderiv.derivation.derivation import Derivation
+from symderiv.graph.spec import Network, NetworkError
 from symderiv.layers import (LAYERS, BatchNorm, Concat, CrossEntropyLoss, Dropout, Formula, Layer, Linear,
                              MSELoss, ReLU, Softmax, layer_class, register_layer)
 
 __version__ = "0.1.0"
 
-__all__ = ["LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Derivation", "Dropout", "Formula", "Layer",
+__all__ = ["Network", "NetworkError", "networks", "LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Derivation", "Dropout", "Formula", "Layer",
            "Linear", "MSELoss", "ReLU", "Softmax", "layer_class", "register_layer"]

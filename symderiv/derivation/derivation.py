@@ -35,6 +35,8 @@ class Derivation:
     context: "EvaluationContext"
     names: dict = field(default_factory=dict)  # LaTeX names of bases
     upstream: sp.Expr | None = None  # the upstream gradient element of a VJP
+    cut: sp.Basic | None = None  # for a residual: the node whose value is treated as free
+    title: str = ""  # a short name for listings ("residual of z_1a")
 
     # ---- printing ----------------------------------------------------------------------------
     def lhs_latex(self) -> str:
@@ -75,9 +77,15 @@ class Derivation:
     def evaluate(self, **arrays) -> np.ndarray:
         """The closed form on concrete arrays, laid out over ``axes``.
 
-        For a Jacobian the result has shape ``output.shape + wrt.shape``.
+        For a Jacobian the result has shape ``output.shape + wrt.shape``; for
+        a network gradient, the parameter's shape.
         """
         return self.context.evaluate(self.expr, self.axes, arrays, upstream=self.upstream)
+
+    def numpy(self) -> str:
+        """The closed form as a vectorized NumPy expression (its matrix form)."""
+        from symderiv.printing.numpy_code import ArrayCodePrinter
+        return ArrayCodePrinter().aligned(self.expr, self.axes)
 
     def verify(self, **options) -> "VerificationReport":
         """Check against the brute-force SymPy Jacobian and finite differences; raises if wrong."""
@@ -91,9 +99,9 @@ class EvaluationContext:
     def __init__(self, built):
         self.built = built
 
-    def evaluate(self, expr, axes, arrays, upstream=None):
-        from symderiv.verification.forward import bind_arrays, forward_values
+    def evaluate(self, expr, axes, arrays, upstream=None, overrides=None):
         from symderiv.printing.evaluate import evaluate_index_expr
+        from symderiv.verification.forward import bind_arrays, forward_values
         values, sizes = bind_arrays(self.built, arrays, extra=upstream)
-        values = forward_values(self.built, values, sizes)
+        values = forward_values(self.built, values, sizes, overrides)
         return evaluate_index_expr(expr, axes, values, sizes)

@@ -31,6 +31,8 @@ def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
     names = {}
     for position, item in enumerate(inputs):
         label = str(item.label if isinstance(item, sp.IndexedBase) else item)
+        if isinstance(item, sp.Symbol) and item.is_integer and item.is_positive:
+            label = f"size_{label}"  # sizes apart from arrays: a size and a node may share a name
         safe = label if label.isidentifier() and not keyword.iskeyword(label) and label != "np" else f"arg{position}"
         names[item] = safe
     printer = ArrayCodePrinter(names)

@@ -59,9 +59,17 @@ def bind_arrays(built, arrays: dict, extra: sp.Expr | None = None):
     return values, sizes
 
 
-def forward_values(built, values: dict, sizes: dict) -> dict:
-    """``values`` extended with every intermediate and the output of the layer."""
+def forward_values(built, values: dict, sizes: dict, overrides: dict | None = None) -> dict:
+    """``values`` extended with every intermediate and the output of the layer.
+
+    ``overrides`` (base -> array) replaces a definition's value, so that what
+    follows it is computed from the given value (a cut, for residuals).
+    """
     values = dict(values)
+    overrides = overrides or {}
     for definition in [*built.intermediates, built.output]:
+        if definition.base in overrides:
+            values[definition.base] = overrides[definition.base]
+            continue
         values[definition.base] = evaluate_index_expr(definition.expr, definition.indices, values, sizes)
     return values
