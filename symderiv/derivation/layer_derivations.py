@@ -1,8 +1,11 @@
 """A layer's derivations as :class:`~symderiv.derivation.derivation.Derivation` objects.
 
 >>> from symderiv.layers import Softmax
->>> print(layer_jacobian(Softmax(), "z").expr)
-(KroneckerDelta(u, w) - g[i, w])*KroneckerDelta(i, j)*g[i, u]
+>>> J = layer_jacobian(Softmax(), "z")
+>>> J.axes
+(i, u, j, v)
+>>> J.latex()
+'\\frac{\\partial g_{iu}}{\\partial z_{jv}} = \\left(\\delta_{uv} - g_{iv}\\right) \\delta_{ij} g_{iu}'
 """
 from __future__ import annotations
 
