@@ -4,8 +4,8 @@
 >>> J = layer_jacobian(Softmax(), "z")
 >>> J.axes
 (i, u, j, v)
->>> J.latex()
-'\\frac{\\partial g_{iu}}{\\partial z_{jv}} = \\left(\\delta_{uv} - g_{iv}\\right) \\delta_{ij} g_{iu}'
+>>> print(J.latex())
+\\frac{\\partial g_{iu}}{\\partial z_{jv}} = \\left(\\delta_{uv} - g_{iv}\\right) \\delta_{ij} g_{iu}
 """
 from __future__ import annotations
 
