@@ -26,7 +26,7 @@ from symderiv.layers import Layer, layer_class
 from symderiv.layers.base import parse_signature, parse_size, size_symbol
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-RESERVED = {"m", "np", "L", "lambda", "g", "h"}
+RESERVED = {"m", "np", "L"}
 
 
 class NetworkError(ValueError):
