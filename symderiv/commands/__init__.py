@@ -1,4 +1,4 @@
 """The CLI's commands, one module each; each has ``add_parser(subparsers)`` that sets ``run``."""
-from symderiv.commands import derive
+from symderiv.commands import derive, grad
 
-COMMANDS = [derive]
+COMMANDS = [derive, grad]

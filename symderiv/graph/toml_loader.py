@@ -43,6 +43,8 @@ def _expect(value, kind, where):
 
 
 def _kind_name(kind) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(_kind_name(k) for k in kind)
     return {str: "a string", list: "a list", dict: "a table", int: "a number"}.get(kind, kind.__name__)
 
 

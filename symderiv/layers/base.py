@@ -178,6 +178,10 @@ class Formula:
         return base
 
 
+class LayerDefinitionError(ValueError):
+    """A layer's forward formula that the engine cannot use; the message names the layer and what is wrong."""
+
+
 class Layer:
     """Base class of every layer: subclass it, set the class attributes, write ``forward``.
 
@@ -250,11 +254,27 @@ class Layer:
             shapes[name] = shape
         out_shape = tuple(formula.size(s) for s in self.out_shape)
         out_indices = tuple(namer.fresh(s) for s in out_shape)
-        out_fn = self.forward(formula, **bases)
+        cls = type(self).__name__
+        try:
+            out_fn = self.forward(formula, **bases)
+            if not callable(out_fn):
+                raise TypeError("forward must return a function of the output indices, e.g. lambda i, u: ...")
+            out_expr = sp.sympify(out_fn(*out_indices))
+        except LayerDefinitionError:
+            raise
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError, sp.SympifyError) as exc:
+            raise LayerDefinitionError(f"{cls}.forward: {exc} (signature {self.signature!r}; forward must "
+                                       f"return a function of {len(out_indices)} output indices)") from exc
+        for definition in [*formula.intermediates, Definition(self.out_name, None, out_indices, out_expr)]:
+            stray = {i for i in definition.expr.free_symbols if isinstance(i, sp.Idx)} - set(definition.indices)
+            if stray:
+                raise LayerDefinitionError(f"{cls}.forward: {definition.name!r} uses the index "
+                                           f"{', '.join(sorted(map(str, stray)))} outside a sum; every index "
+                                           f"must be an output index of that definition or summed with f.sum")
+            if not isinstance(definition.expr, sp.Expr):
+                raise LayerDefinitionError(f"{cls}.forward: {definition.name!r} is not an expression")
         out_full = names.get(self.out_name, self.out_name)
         out_base = sp.IndexedBase(out_full, shape=out_shape, real=True) if out_shape else sp.Symbol(out_full, real=True)
-        if not callable(out_fn):
-            raise TypeError(f"{type(self).__name__}.forward must return a function of the output indices")
-        output = Definition(self.out_name, out_base, out_indices, sp.sympify(out_fn(*out_indices)))
+        output = Definition(self.out_name, out_base, out_indices, out_expr)
         return BuiltLayer(self, dict(self.sizes), dict(self.arg_specs), bases, shapes,
                           formula.intermediates, output, dict(self.latex_names))

@@ -1,0 +1,42 @@
+"""``symderiv grad [SPEC.toml] [--param NAME] [--residuals] [--latex | --numpy]``: a network's gradients."""
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("grad", help="print a network's residuals and parameter gradients",
+                            description="Derive the backward pass of a network (default: the multi-task "
+                                        "network of the homework) and print each gradient in closed form.")
+    parser.add_argument("spec", nargs="?", help="network TOML file (default: the shipped multitask.toml)")
+    parser.add_argument("--param", action="append", help="only this parameter (repeatable)")
+    parser.add_argument("--residuals", action="store_true", help="also print every node's residual δ")
+    parser.add_argument("--latex", action="store_true", help="print LaTeX")
+    parser.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
+    parser.set_defaults(run=run)
+
+
+def load_network(spec):
+    """The network in ``spec``, or the default one."""
+    import symderiv as sd
+    return sd.Network.from_toml(spec) if spec else sd.networks.multitask()
+
+
+def run(args) -> int:
+    net = load_network(args.spec)
+    derivations = net.derivations()
+    params = args.param or list(net.params)
+    for name in params:
+        if name not in net.params:
+            raise ValueError(f"{net.source}: no parameter {name!r}; parameters: {', '.join(net.params)}")
+    items = []
+    if args.residuals:
+        items += [derivations.residual(node) for node in derivations.backprop.residuals]
+    items += [derivations.gradient(name) for name in params]
+    for derivation in items:
+        if args.latex:
+            print(derivation.latex())
+        elif args.numpy:
+            print(f"{derivation.title}: {derivation.numpy()}")
+        else:
+            print(derivation.pretty())
+            print()
+    return 0
