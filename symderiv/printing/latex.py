@@ -42,11 +42,21 @@ class IndexLatexPrinter(LatexPrinter):
 
     def _print_Indexed(self, element, *args):
         base = self._base_latex(str(element.base.label))
-        indices = "".join(self._print(i) if isinstance(i, sp.Idx) else "{" + self._print(i) + "}"
+        indices = "".join(self._print(i) if isinstance(i, sp.Idx) else "{" + self._print_index(i) + "}"
                           for i in element.indices)
         if len(element.indices) > 1 and any(not isinstance(i, sp.Idx) for i in element.indices):
-            indices = ",".join(self._print(i) for i in element.indices)
+            indices = ",".join(self._print_index(i) for i in element.indices)
         return attach_subscript(base, indices)
+
+    def _print_index(self, index) -> str:
+        """An index expression with its running index first: ``u - n_{1b}``, not ``- n_{1b} + u``."""
+        if not isinstance(index, sp.Add):
+            return self._print(index)
+        terms = sorted(index.args, key=lambda t: (not t.atoms(sp.Idx), t.could_extract_minus_sign()))
+        text = self._print(terms[0])
+        for term in terms[1:]:
+            text += f" - {self._print(-term)}" if term.could_extract_minus_sign() else f" + {self._print(term)}"
+        return text
 
     def _print_Symbol(self, symbol, style="plain"):
         if symbol.name in self.names:
@@ -76,12 +86,20 @@ class IndexLatexPrinter(LatexPrinter):
         return text + inner
 
     def _print_Relational(self, expr):
-        # indices print one-based, so shift each index in a condition by one
-        shifted = expr.xreplace({i: i - 1 for i in expr.atoms(sp.Idx)})
+        # indices print one-based, so shift each bare index in a condition by one; an index
+        # inside an element (``z[i, u] > 0``) is a subscript and stays as it is
+        protect = {e: sp.Dummy() for e in expr.atoms(sp.Indexed)}
+        bare = expr.xreplace(protect).atoms(sp.Idx)
+        if not bare:
+            return super()._print_Relational(expr)
+        shifted = expr.xreplace(protect).xreplace({i: i - 1 for i in bare})
+        shifted = shifted.xreplace({d: e for e, d in protect.items()})
         if isinstance(shifted, sp.StrictLessThan):
             shifted = sp.Le(shifted.lhs + 1, shifted.rhs, evaluate=False)
         if isinstance(shifted, sp.StrictGreaterThan):
             shifted = sp.Ge(shifted.lhs, shifted.rhs + 1, evaluate=False)
+        if shifted.rhs.atoms(sp.Idx) & bare and not shifted.lhs.atoms(sp.Idx) & bare:
+            shifted = shifted.reversed  # the index on the left: u <= n, not n >= u
         return super()._print_Relational(shifted)
 
 
@@ -93,8 +111,17 @@ def attach_subscript(base: str, sub: str) -> str:
     return f"{_group(base)}_{{{sub}}}"
 
 
+_ACCENT = re.compile(r"\\(hat|bar|tilde|vec|dot|ddot|check|breve|acute|grave|widehat|widetilde|mathring)\{")
+
+
 def _group(base: str) -> str:
-    return "{" + base + "}" if "_" in base or "^" in base else base
+    if "_" not in base and "^" not in base:
+        return base
+    if _ACCENT.match(base):
+        # ``{\hat{y}_{a}}_{iu}`` is a TeX "Double subscript" error (a group of one accent
+        # atom is unwrapped); an empty group after it keeps the group a group
+        return "{" + base + "{}}"
+    return "{" + base + "}"
 
 
 def index_latex(expr: sp.Expr, names: dict[str, str] | None = None) -> str:
