@@ -107,8 +107,7 @@ class Backprop:
         built = self.built.node_builds[consumer]
         named_up, closed_up = self._upstream(consumer)
         results = []
-        for upstream in (named_up, closed_up):
-            expr, wrt = vjp_expr(built, arg, upstream, self.built.rules)
+        for expr, wrt in vjp_expr(built, arg, [named_up, closed_up], self.built.rules):
             results.append(tidy_indices(canonical_bound(expr).xreplace(dict(zip(wrt, indices)))))
         named, closed = results
         return named, (closed if sp.count_ops(closed) < sp.count_ops(named) else named)

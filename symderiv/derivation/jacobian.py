@@ -19,7 +19,7 @@ from symderiv.derivation.chain_rule import ChainRule
 from symderiv.layers.base import BuiltLayer
 from symderiv.layers.indices import IndexNamer
 from symderiv.simplification.pipeline import canonical_bound, refresh_bound, simplify_index_expr, tidy_indices
-from symderiv.simplification.rules import learn_rules, Rules
+from symderiv.simplification.rules import Rules, rules_for
 from symderiv.simplification.sums import apply_deltas
 
 
@@ -57,7 +57,7 @@ def upstream_name(built: BuiltLayer) -> str:
 def derive(built: BuiltLayer, expr: sp.Expr, wrt: str, namer: IndexNamer, rules: Rules | None = None):
     """d expr / d wrt[fresh indices], simplified; returns (derivative, wrt indices)."""
     check_wrt(built, wrt)
-    rules = rules or learn_rules(built)
+    rules = rules or rules_for(built)
     base = built.bases[wrt]
     wrt_indices = namer.like_shape(built.shapes[wrt])
     element = base[wrt_indices] if wrt_indices else base
@@ -72,29 +72,33 @@ def derive(built: BuiltLayer, expr: sp.Expr, wrt: str, namer: IndexNamer, rules:
 def jacobian_expr(built: BuiltLayer, wrt: str, rules: Rules | None = None):
     """(``∂out/∂wrt`` in index form, output indices, wrt indices)."""
     namer = namer_for(built)
-    rules = rules or learn_rules(built)
+    rules = rules or rules_for(built)
     derivative, wrt_indices = derive(built, built.output.expr, wrt, namer, rules)
     expr = simplify_index_expr(derivative, rules, namer)
     expr, wrt_indices = readable_free_indices(expr, wrt_indices, keep=built.output.indices)
     return expr, built.output.indices, wrt_indices
 
 
-def vjp_expr(built: BuiltLayer, wrt: str, upstream: sp.Expr | None = None, rules: Rules | None = None):
+def vjp_expr(built: BuiltLayer, wrt: str, upstream=None, rules: Rules | None = None):
     """(``Σ_out g[out] ∂out/∂wrt`` in index form, wrt indices).
 
     ``upstream`` is ``g`` at the output's indices; by default ``g[out]``,
-    an ``IndexedBase`` named ``g``.
+    an ``IndexedBase`` named ``g``. A list of upstreams gives a list of
+    results, sharing one derivation of the Jacobian.
     """
     namer = namer_for(built)
-    rules = rules or learn_rules(built)
+    rules = rules or rules_for(built)
     out = built.output
     if upstream is None:
         name = upstream_name(built)
         upstream = sp.IndexedBase(name, shape=out.shape, real=True)[out.indices] if out.indices \
             else sp.Symbol(name, real=True)
     derivative, wrt_indices = derive(built, out.expr, wrt, namer, rules)
-    product = upstream * derivative
-    for index in reversed(out.indices):
-        product = sp.Sum(product, (index, index.lower, index.upper))
-    expr = simplify_index_expr(product, rules, namer)
-    return readable_free_indices(expr, wrt_indices, keep=())
+    results = []
+    for one in (upstream if isinstance(upstream, list) else [upstream]):
+        product = one * derivative
+        for index in reversed(out.indices):
+            product = sp.Sum(product, (index, index.lower, index.upper))
+        expr = simplify_index_expr(product, rules, namer)
+        results.append(readable_free_indices(expr, wrt_indices, keep=()))
+    return results if isinstance(upstream, list) else results[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symderiv.layers.base import ArgSpec, BuiltLayer, Definition
-from symderiv.simplification.rules import Rules, learn_rules
+from symderiv.simplification.rules import Rules, rules_for
 
 
 @dataclass
@@ -49,11 +49,12 @@ def build_network(network) -> NetworkBuilt:
     for name, shape in checked.shapes.items():
         bases[name] = sp.IndexedBase(name, shape=shape, real=True) if shape else sp.Symbol(name, real=True)
 
-    local_counts = Counter(local for node in checked.order for local in _intermediate_names(checked.layers[node]))
+    local_counts = Counter(local for node in checked.order
+                           for local in checked.layers[node].intermediate_names())
     intermediates, node_builds, latex_names, rules = [], {}, {}, Rules()
     for node in network.nodes:
         layer = checked.layers[node.name]
-        shared = any(local_counts[n] > 1 for n in _intermediate_names(layer))
+        shared = any(local_counts[n] > 1 for n in layer.intermediate_names())
         built = layer.build(names={**node.args, layer.out_name: node.name},
                             suffix=f"_{node.name}")
         node_builds[node.name] = built
@@ -70,17 +71,13 @@ def build_network(network) -> NetworkBuilt:
                     local_latex + tag if "^" not in local_latex or not tag else local_latex
         intermediates += built.intermediates
         intermediates.append(built.output)
-        rules.extend(learn_rules(built))
+        rules.extend(rules_for(built))
     total = sp.S.Zero
     for name, weight in network.losses:
         total += sp.nsimplify(weight) * node_builds[name].output.base
     output = Definition("L", sp.Symbol("L", real=True), (), total)
     return NetworkBuilt(network, {}, args, bases, dict(checked.shapes), intermediates, output, latex_names,
                         node_builds, rules)
-
-
-def _intermediate_names(layer) -> list[str]:
-    return [d.name for d in layer.build().intermediates]
 
 
 def _node_tag(name: str) -> str:

@@ -222,6 +222,10 @@ class Layer:
         """Return ``lambda *output_indices: expression``; write intermediates with ``f.let``."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
+    def intermediate_names(self) -> list[str]:
+        """The names of the intermediates ``forward`` declares with ``f.let``."""
+        return [d.name for d in self.build().intermediates]
+
     def jacobian(self, wrt: str):
         """``∂ output / ∂ wrt``, derived and simplified (a :class:`~symderiv.derivation.derivation.Derivation`)."""
         from symderiv.derivation.layer_derivations import layer_jacobian

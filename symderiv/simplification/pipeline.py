@@ -44,8 +44,9 @@ def simplify_index_expr(expr: sp.Expr, rules: Rules | None = None, namer: IndexN
         expr = _eliminate(expr, rules, namer)
         if expr == before:
             break
-    expr = shortest_form(expr)
-    return tidy_indices(expr) if tidy else expr
+    if not tidy:  # an inner step: its result is substituted and simplified again
+        return sp.factor_terms(expr)
+    return tidy_indices(shortest_form(expr))
 
 
 def shortest_form(expr: sp.Expr) -> sp.Expr:

@@ -131,3 +131,28 @@ def match_sum(rule: Rule, candidate: sp.Sum):
     if any(v.has(pk) for v in found.values() for pk in renaming.values()):
         return None
     return rule.replacement.xreplace(found)
+
+
+_RULES_CACHE: dict = {}
+
+
+def rules_for(built: BuiltLayer) -> Rules:
+    """``learn_rules(built)``, solved once per layer class and sizes, then renamed to ``built``'s names.
+
+    ``sympy.solve`` is the slow part of learning rules; a network uses the same
+    layer many times under other names.
+    """
+    layer = built.layer
+    key = (type(layer), tuple(sorted((k, str(v)) for k, v in layer.sizes.items())))
+    if key not in _RULES_CACHE:
+        _RULES_CACHE[key] = (layer.build(), None)
+        _RULES_CACHE[key] = (_RULES_CACHE[key][0], learn_rules(_RULES_CACHE[key][0]))
+    local, rules = _RULES_CACHE[key]
+    renaming = {local.bases[name]: built.bases[name] for name in local.bases}
+    renaming.update({a.base: b.base for a, b in zip(local.intermediates, built.intermediates)})
+    renaming[local.output.base] = built.output.base
+
+    def rename(rule: Rule) -> Rule:
+        return Rule(rule.pattern.xreplace(renaming), rule.replacement.xreplace(renaming), rule.wilds)
+
+    return Rules([rename(r) for r in rules.sum_folds], [rename(r) for r in rules.eliminations])
