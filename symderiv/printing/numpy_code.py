@@ -16,7 +16,7 @@ Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
 >>> i, k, u = make_index("i", m), make_index("k", m), make_index("u", n)
 >>> g, x = sp.IndexedBase("g"), sp.IndexedBase("x")
 >>> ArrayCodePrinter().translate(sp.Sum(g[k, u] * x[k, u], (k, 0, m - 1)) / m)
-('(g*x).sum(axis=0)/m', (u,))
+('1/m*(g*x).sum(axis=0)', (u,))
 """
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 Code = tuple[str, tuple]
+
+
+class MaxOver(sp.Function):
+    """``max_k body``: the largest value of ``body`` over the index ``k`` (printed as ``.max(axis=...)``).
+
+    Only the kernels use it, to shift exponentials (``exp(z - max z)``) so that they cannot overflow.
+    """
+
+    nargs = 2
+
+    @property
+    def bound(self) -> sp.Idx:
+        return self.args[1]
 
 
 class UnsupportedExpression(ValueError):
@@ -42,6 +55,7 @@ class ArrayCodePrinter:
         self.names = names or {}
         self.np = module
         self._function_printer = NumPyPrinter({"fully_qualified_modules": True})
+        self._hint: tuple = ()  # the axes order the caller wants (guides matrix-product orientation)
 
     # ---- entry point -------------------------------------------------------------
     def translate(self, expr: sp.Expr) -> Code:
@@ -58,7 +72,11 @@ class ArrayCodePrinter:
 
     def aligned(self, expr: sp.Expr, axes: tuple) -> str:
         """Code for ``expr`` laid out over exactly ``axes`` (broadcast where an axis is missing)."""
-        code, have = self.translate(expr)
+        previous, self._hint = self._hint, tuple(axes)
+        try:
+            code, have = self.translate(expr)
+        finally:
+            self._hint = previous
         if set(have) - set(axes):
             raise UnsupportedExpression(f"{expr} has indices {set(have) - set(axes)} not among {axes}")
         return self._broadcast(code, have, axes, full=True)
@@ -72,7 +90,9 @@ class ArrayCodePrinter:
         return repr(float(value))
 
     def _t_Idx(self, index) -> Code:
-        return f"{self.np}.arange({self._scalar(index.upper + 1 - index.lower)})", (index,)
+        if index.lower == 0:
+            return f"{self.np}.arange({self._scalar(index.upper + 1)})", (index,)
+        return f"{self.np}.arange({self._scalar(index.lower)}, {self._scalar(index.upper + 1)})", (index,)
 
     def _scalar(self, expr) -> str:
         code, axes = self.translate(sp.sympify(expr))
@@ -85,17 +105,18 @@ class ArrayCodePrinter:
         axes, selectors, gathers = [], [], []
         for position, index in enumerate(element.indices):
             plain = list(index.atoms(sp.Idx))
-            fits = shape is None or (len(plain) == 1 and sp.expand(index.subs(plain[0], plain[0].upper)
-                                                                  - shape[position] + 1) == 0
-                                     and sp.expand(index.subs(plain[0], plain[0].lower)).is_nonnegative)
             if len(plain) != 1 or plain[0] in axes or (index - plain[0]).has(plain[0]):
                 raise UnsupportedExpression(f"cannot print the element {element} (index {index}) as NumPy code")
             axes.append(plain[0])
-            if index == plain[0] and fits:
+            start = sp.expand(index.subs(plain[0], plain[0].lower))
+            stop = sp.expand(index.subs(plain[0], plain[0].upper) + 1)
+            size = None if shape is None else shape[position]
+            inside = size is not None and start.is_nonnegative and sp.expand(size - stop).is_nonnegative
+            if size is None or (start == 0 and sp.expand(stop - size) == 0):
                 selectors.append(":")
-            elif fits:
-                offset = self._scalar(index - plain[0])
-                selectors.append(f"{offset}:{offset} + {self._scalar(plain[0].upper + 1)}")
+            elif inside:  # a contiguous part of the axis: a slice (a view, nothing copied)
+                first = "" if start == 0 else self._scalar(start)
+                selectors.append(f"{first}:{self._scalar(stop)}")
             else:  # the index runs past the array (one branch of a concatenation): gather, clipped
                 selectors.append(":")
                 gathers.append((position, self.translate(index)[0]))
@@ -121,8 +142,9 @@ class ArrayCodePrinter:
 
     # ---- elementwise -------------------------------------------------------------
     def _merge(self, parts):
+        """The axes of an elementwise result: those of the operand with most axes first, then the others."""
         axes = []
-        for _, have in parts:
+        for _, have in sorted(parts, key=lambda part: -len(part[1])):
             axes += [a for a in have if a not in axes]
         return tuple(axes)
 
@@ -165,29 +187,43 @@ class ArrayCodePrinter:
         return text, axes
 
     def _t_Mul(self, expr) -> Code:
-        numer, denom = [], []
+        """A product; factors over fewer axes first, so that scalars and vectors combine before arrays."""
+        factors = []  # (expr, divide?)
         for factor in expr.args:
             if factor.is_Pow and factor.exp.is_Number and factor.exp < 0:
-                denom.append(sp.Pow(factor.base, -factor.exp))
+                factors.append((sp.Pow(factor.base, -factor.exp), True))
             elif factor.is_Rational and factor.q != 1:
-                numer.append(sp.Integer(factor.p)) if factor.p != 1 else None
-                denom.append(sp.Integer(factor.q))
+                factors += [(sp.Integer(factor.p), False)] if factor.p != 1 else []
+                factors.append((sp.Integer(factor.q), True))
             else:
-                numer.append(factor)
+                factors.append((factor, False))
         sign = ""
-        if numer and numer[0] == -1:
-            sign, numer = "-", numer[1:]
-        parts_n = [self.translate(f) for f in numer]
-        parts_d = [self.translate(f) for f in denom]
-        axes = self._merge(parts_n + parts_d)
-        text = "*".join(self._factor(c, h, axes, f) for (c, h), f in zip(parts_n, numer)) or "1"
-        if parts_d:
-            text += "/" + "/".join(self._factor(c, h, axes, f) for (c, h), f in zip(parts_d, denom))
-        return sign + text, axes
+        if factors and factors[0] == (-1, False):
+            sign, factors = "-", factors[1:]
+        parts = [(self.translate(f), f, divide) for f, divide in factors]
+        axes = self._merge([part for part, _, _ in parts])
+        parts.sort(key=lambda item: len(item[0][1]))
+        text = ""
+        for (code, have), factor, divide in parts:
+            code = self._factor(code, have, axes, factor, divide)
+            text += ("/" if divide else "*") + code if text else ("1/" + code if divide else code)
+        return sign + (text or "1"), axes
 
-    def _factor(self, code, have, axes, expr) -> str:
+    def _factor(self, code, have, axes, expr, divide=False) -> str:
         code = self._broadcast(code, have, axes)
-        return f"({code})" if isinstance(expr, sp.Add) or code.startswith("-") else code
+        needs = isinstance(expr, sp.Add) or code.startswith("-") or (divide and not self._atomic(code))
+        return f"({code})" if needs else code
+
+    @staticmethod
+    def _atomic(code: str) -> bool:
+        """Whether ``a/code`` reads right without parentheses (a name, number, call or subscript)."""
+        depth = 0
+        for ch in code:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth == 0 and ch in "+-*/@ ":
+                return False
+        return True
 
     def _t_Pow(self, expr) -> Code:
         base, exp = expr.args
@@ -224,10 +260,42 @@ class ArrayCodePrinter:
     def _t_Piecewise(self, expr) -> Code:
         (value, cond), *rest = expr.args
         other = sp.Piecewise(*rest) if rest and rest[0][1] != sp.true else rest[0][0]
+        if other == 0 and isinstance(cond, (sp.StrictGreaterThan, sp.GreaterThan)) and cond.rhs == 0 \
+                and cond.lhs == value:  # max(x, 0)
+            code, axes = self.translate(value)
+            return f"{self.np}.maximum({code}, 0)", axes
+        split = self._index_split(cond)
+        if split is not None:
+            return self._concatenate(value, other, *split)
         parts = [self.translate(value), self.translate(other), self._condition(cond)]
         axes = self._merge(parts)
         a, b, c = (self._broadcast(code, have, axes, full=False) for code, have in parts)
         return f"{self.np}.where({c}, {a}, {b})", axes
+
+    @staticmethod
+    def _index_split(cond):
+        """(index, first index of the second part) if ``cond`` is ``w < c`` with ``c`` free of indices."""
+        if not isinstance(cond, (sp.StrictLessThan, sp.StrictGreaterThan)):
+            return None
+        small, large = (cond.lhs, cond.rhs) if isinstance(cond, sp.StrictLessThan) else (cond.rhs, cond.lhs)
+        if isinstance(small, sp.Idx) and not large.atoms(sp.Idx) and (large - small.lower).is_positive \
+                and (small.upper + 1 - large).is_positive:
+            return small, large
+        return None
+
+    def _concatenate(self, first, second, index, cut) -> Code:
+        """``first`` for ``index < cut``, ``second`` after: the two parts joined along that axis."""
+        head = sp.Idx(index.label, (index.lower, cut - 1))
+        tail = sp.Idx(index.label, (cut, index.upper))
+        parts = [self.translate(first.xreplace({index: head})), self.translate(second.xreplace({index: tail}))]
+        axes = self._merge([(c, tuple(index if a in (head, tail) else a for a in h)) for c, h in parts])
+        if index not in axes:
+            axes = (*axes, index)
+        codes = []
+        for (code, have), piece in zip(parts, (head, tail)):
+            target = tuple(piece if a == index else a for a in axes)
+            codes.append(self._broadcast(code, have, target, full=True))
+        return f"{self.np}.concatenate(({', '.join(codes)}), axis={axes.index(index)})", axes
 
     def _condition(self, cond) -> Code:
         ops = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">", sp.GreaterThan: ">=",
@@ -240,6 +308,14 @@ class ArrayCodePrinter:
         raise UnsupportedExpression(f"cannot print the condition {cond} as NumPy code")
 
     # ---- contractions ------------------------------------------------------------
+    def _t_MaxOver(self, expr) -> Code:
+        body, index = expr.args
+        code, have = self.translate(body)
+        if index not in have:
+            return code, have
+        keep = tuple(a for a in have if a != index)
+        return f"{self._wrap(code)}.max(axis={have.index(index)})", keep
+
     def _t_Sum(self, expr) -> Code:
         body = expr.function
         summed = []
@@ -275,6 +351,9 @@ class ArrayCodePrinter:
         rb = [x for x in hb if x != k][0]
         if ra == rb:
             return None
+        hint = self._hint
+        if ra in hint and rb in hint and hint.index(rb) < hint.index(ra):  # print (b a^T)^T = b^T-side @ a
+            (a, ha), (b, hb), ra, rb = (b, hb), (a, ha), rb, ra
         left = self._wrap(a) if ha == (ra, k) else f"{self._wrap(a)}.T"
         right = self._wrap(b) if hb == (k, rb) else f"{self._wrap(b)}.T"
         return f"{left} @ {right}", (ra, rb)

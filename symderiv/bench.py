@@ -1,0 +1,140 @@
+"""Timing one training step (forward + backward) of the generated kernels against PyTorch and a GEMM floor.
+
+For each batch size and dtype, three candidates are timed interleaved (one
+repetition of each in turn, so that drift affects all alike):
+
+* ``generated``: ``loss_and_grads`` of the kernels module printed for the network;
+* ``torch``: the same network in PyTorch eager on CPU, autograd for the backward
+  (skipped, with a note, if PyTorch is not installed);
+* ``floor``: the matrix products of the step alone, in NumPy.
+
+The PyTorch reference and the GEMM list are those of the default multi-task
+network (the one the homework asks about); the generated kernels come from
+the network's derivations.
+"""
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = {"n_x": 512, "n_1a": 512, "n_1b": 512, "n_ya": 16, "n_yb": 10}
+
+
+def load_kernels(source: str):
+    """Import a generated kernels module from its source text."""
+    directory = Path(tempfile.mkdtemp(prefix="symderiv-bench-"))
+    path = directory / "kernels.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("symderiv_bench_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def problem(m: int, dtype, seed: int = 0):
+    """Random parameters and inputs of the multi-task network at batch ``m``."""
+    rng = np.random.default_rng(seed)
+    s = SIZES
+    shapes = {"theta_1a": (s["n_1a"], s["n_x"]), "b_1a": (s["n_1a"],), "theta_2a": (s["n_ya"], s["n_1a"]),
+              "b_2a": (s["n_ya"],), "theta_1b": (s["n_1b"], s["n_x"]), "b_1b": (s["n_1b"],),
+              "gamma": (s["n_1b"],), "beta": (s["n_1b"],), "theta_2b": (s["n_yb"], s["n_1b"] + s["n_ya"]),
+              "b_2b": (s["n_yb"],)}
+    params = {k: (rng.standard_normal(v) / np.sqrt(v[-1])).astype(dtype) for k, v in shapes.items()}
+    inputs = {"x": rng.standard_normal((m, s["n_x"])).astype(dtype),
+              "y_a": rng.standard_normal((m, s["n_ya"])).astype(dtype),
+              "y_b": np.eye(s["n_yb"], dtype=dtype)[rng.integers(0, s["n_yb"], m)],
+              "M": (rng.random((m, s["n_1a"])) >= 0.5).astype(dtype)}
+    return params, inputs
+
+
+def torch_step(params, inputs, p=0.5, eps=1e-5):
+    """A function doing one PyTorch eager forward + backward of the multi-task network (textbook ops)."""
+    import torch
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    I = {k: torch.tensor(v) for k, v in inputs.items()}
+
+    def step():
+        for t in P.values():
+            t.grad = None
+        a_1a = torch.relu(I["x"] @ P["theta_1a"].T + P["b_1a"])
+        yhat_a = (I["M"] * a_1a / (1 - p)) @ P["theta_2a"].T + P["b_2a"]
+        a_1b = torch.relu(I["x"] @ P["theta_1b"].T + P["b_1b"])
+        mu = a_1b.mean(0)
+        var = ((a_1b - mu) ** 2).mean(0)
+        n_1b = P["gamma"] * (a_1b - mu) / torch.sqrt(var + eps) + P["beta"]
+        z_2b = torch.cat([n_1b, yhat_a], 1) @ P["theta_2b"].T + P["b_2b"]
+        m = I["x"].shape[0]
+        loss = 0.5 * ((yhat_a - I["y_a"]) ** 2).sum() / m - (I["y_b"] * torch.log_softmax(z_2b, 1)).sum() / m
+        loss.backward()
+        return loss
+
+    return step
+
+
+def floor_step(params, inputs):
+    """The matrix products of one step of the multi-task network, alone."""
+    x, P = inputs["x"], params
+    m = x.shape[0]
+    c = np.ones((m, P["theta_2b"].shape[1]), x.dtype)
+    g2 = np.ones((m, P["theta_2b"].shape[0]), x.dtype)
+
+    def step():
+        z_1a = x @ P["theta_1a"].T
+        yhat_a = z_1a @ P["theta_2a"].T
+        z_1b = x @ P["theta_1b"].T
+        z_2b = c @ P["theta_2b"].T
+        d_c = g2 @ P["theta_2b"]
+        d_1a = yhat_a @ P["theta_2a"]
+        return (d_1a.T @ x, yhat_a.T @ z_1a, z_1b.T @ x, g2.T @ c, z_2b, d_c)
+
+    return step
+
+
+def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr) -> list[dict]:
+    """Time the three candidates; print a table of medians (ms) and ratios; return the rows."""
+    import symderiv as sd
+    from symderiv.emitting.codegen import render_kernels
+
+    kernels = load_kernels(render_kernels(sd.networks.multitask()))
+    try:
+        import torch
+        torch.set_num_threads(torch.get_num_threads())
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: timing the generated kernels and the floor only", file=progress)
+    rows = []
+    for dtype in dtypes:
+        for m in sizes:
+            params, inputs = problem(m, np.dtype(dtype))
+            steps = {"generated": lambda: kernels.loss_and_grads(params, inputs),
+                     "floor": floor_step(params, inputs)}
+            if torch is not None:
+                steps["torch"] = torch_step(params, inputs)
+            for f in steps.values():  # warm up
+                f()
+            times = {name: [] for name in steps}
+            for r in range(repeat):
+                print(f"\r{dtype} batch {m}: {r + 1}/{repeat}", end="", file=progress, flush=True)
+                for name, f in steps.items():
+                    start = time.perf_counter()
+                    f()
+                    times[name].append(time.perf_counter() - start)
+            print(file=progress)
+            row = {"dtype": dtype, "batch": m, **{k: 1e3 * statistics.median(v) for k, v in times.items()}}
+            rows.append(row)
+    header = f"{'dtype':8} {'batch':>6} {'generated':>10} {'torch':>9} {'floor':>9} {'gen/torch':>10} {'gen/floor':>10}"
+    print("median ms per training step (forward + backward)", file=out)
+    print(header, file=out)
+    for row in rows:
+        torch_ms, generated = row.get("torch"), row["generated"]
+        print(f"{row['dtype']:8} {row['batch']:6d} {row['generated']:10.3f} "
+              f"{(f'{torch_ms:9.3f}' if torch_ms else '        -')} {row['floor']:9.3f} "
+              f"{(f'{generated / torch_ms:10.2f}' if torch_ms else '         -')} "
+              f"{row['generated'] / row['floor']:10.2f}", file=out)
+    return rows

@@ -1,0 +1,238 @@
+"""Rewrites of derived definitions before they are printed as NumPy kernels.
+
+Each rewrite takes and returns a list of :class:`~symderiv.layers.base.Definition`
+in evaluation order, and knows no layer:
+
+* :func:`inline_numbers` substitutes definitions that are plain numbers (``δ_L = 1``).
+* :func:`stabilise_softmax` turns any ``exp(z_u) / Σ_k exp(z_k)`` into
+  ``e_u / Σ_k e_k`` with ``e = exp(z − max z)``, and any ``log`` of such a
+  definition into ``z − max z − log Σ_k e_k`` (no overflow, no ``log 0``).
+* :func:`prune` drops definitions nothing needs.
+* :func:`common_subexpressions` names every reduction or elementwise
+  subexpression used more than once (bound indices compared up to renaming)
+  and computes it once.
+
+>>> import sympy as sp
+>>> from symderiv.layers.indices import make_index
+>>> from symderiv.layers.base import Definition
+>>> n = sp.Symbol("n", integer=True, positive=True)
+>>> u, v = make_index("u", n), make_index("v", n)
+>>> z, g = sp.IndexedBase("z"), sp.IndexedBase("g")
+>>> soft = Definition("g", g, (u,), sp.exp(z[u]) / sp.Sum(sp.exp(z[v]), (v, 0, n - 1)))
+>>> [str(d.expr) for d in stabilise_softmax([soft])[0]]
+['MaxOver(z[v], v)', 'exp(-g_max + z[u])', 'Sum(g_exp[v], (v, 0, n - 1))', 'g_exp[u]/g_sum']
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import sympy as sp
+
+from symderiv.layers.base import Definition
+from symderiv.printing.numpy_code import MaxOver
+
+
+def free_indices(expr: sp.Basic) -> set:
+    """The indices of ``expr`` that no sum (or max) inside it binds."""
+    if isinstance(expr, sp.Idx):
+        return {expr}
+    if isinstance(expr, sp.Sum):
+        return free_indices(expr.function) - {limit[0] for limit in expr.limits}
+    if isinstance(expr, MaxOver):
+        return free_indices(expr.args[0]) - {expr.args[1]}
+    if isinstance(expr, sp.Indexed):
+        return set().union(*(free_indices(i) for i in expr.indices))
+    return set().union(set(), *(free_indices(a) for a in expr.args))
+
+
+def _make(name: str, indices: tuple, expr: sp.Expr) -> Definition:
+    shape = tuple(i.upper - i.lower + 1 for i in indices)
+    base = sp.IndexedBase(name, shape=shape, real=True) if indices else sp.Symbol(name, real=True)
+    return Definition(name, base, tuple(indices), expr)
+
+
+def _label(definition: Definition) -> str:
+    base = definition.base
+    return str(base.label) if isinstance(base, sp.IndexedBase) else str(base)
+
+
+def inline_numbers(definitions: list[Definition]) -> list[Definition]:
+    """Substitute definitions whose value is a number into the later ones, and drop them."""
+    result, numbers = [], {}
+    for definition in definitions:
+        expr = definition.expr.xreplace(numbers)
+        if expr.is_Number and not definition.indices:
+            numbers[definition.base] = expr
+            continue
+        result.append(Definition(definition.name, definition.base, definition.indices, expr))
+    return result
+
+
+def _softmax_parts(definition: Definition):
+    """(z with its output index, the summed index, the index) if the definition is ``exp(z_u)/Σ_v exp(z_v)``."""
+    numer, denom = sp.fraction(definition.expr)
+    if not (isinstance(numer, sp.exp) and isinstance(denom, sp.Sum) and len(denom.limits) == 1
+            and isinstance(denom.function, sp.exp)):
+        return None
+    v = denom.limits[0][0]
+    for u in definition.indices:
+        if u.lower == v.lower and u.upper == v.upper and numer.args[0].xreplace({u: v}) == denom.function.args[0] \
+                and u not in free_indices(denom):
+            return numer.args[0], v, u
+    return None
+
+
+def stabilise_softmax(definitions: list[Definition], taken: set[str] = frozenset()):
+    """(definitions, log rules): every softmax shifted by its max; ``log`` of it rewritten as log-sum-exp.
+
+    The log rules (a ``Replace`` function for ``expr.replace``) are applied to
+    later definitions; callers apply them to the backward definitions too.
+    """
+    result, logs = [], {}
+    names = set(taken) | {_label(d) for d in definitions}
+
+    def fresh(stem):
+        name = stem
+        while name in names:
+            name += "_"
+        names.add(name)
+        return name
+
+    def rewrite_logs(expr):
+        return expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Indexed)
+                            and e.args[0].base in logs,
+                            lambda e: logs[e.args[0].base](e.args[0].indices))
+
+    for definition in definitions:
+        definition = Definition(definition.name, definition.base, definition.indices,
+                                rewrite_logs(definition.expr))
+        parts = _softmax_parts(definition)
+        if parts is None:
+            result.append(definition)
+            continue
+        z, v, u = parts
+        label = _label(definition)
+        rest = tuple(i for i in definition.indices if i != u)
+        shift = _make(fresh(f"{label}_max"), rest, MaxOver(z.xreplace({u: v}), v))
+        shifted = z - shift.element()
+        exps = _make(fresh(f"{label}_exp"), definition.indices, sp.exp(shifted))
+        total = _make(fresh(f"{label}_sum"), rest,
+                      sp.Sum(exps.element(tuple(v if i == u else i for i in definition.indices)), (v, v.lower, v.upper)))
+        value = exps.element() / total.element()
+        result += [shift, exps, total, Definition(definition.name, definition.base, definition.indices, value)]
+        own = definition.indices
+
+        def log_of(indices, shifted=shifted, total=total, own=own):
+            return (shifted - sp.log(total.element())).xreplace(dict(zip(own, indices)))
+
+        logs[definition.base] = log_of
+    return result, rewrite_logs
+
+
+def uses(expr: sp.Basic) -> set:
+    """The bases (IndexedBase or Symbol) an expression reads."""
+    found = {e.base for e in expr.atoms(sp.Indexed)}
+    return found | {s for s in expr.free_symbols if not isinstance(s, sp.Idx) and not isinstance(s, sp.Indexed)}
+
+
+def prune(definitions: list[Definition], keep: set) -> list[Definition]:
+    """Only the definitions that ``keep`` (bases) needs, directly or through others."""
+    needed = set(keep)
+    result = []
+    for definition in reversed(definitions):
+        if definition.base in needed:
+            needed |= uses(definition.expr)
+            result.append(definition)
+    return result[::-1]
+
+
+# ---- common subexpressions ------------------------------------------------------------------
+def _canonical(expr: sp.Expr):
+    """(key, free indices in order): ``expr`` with bound and free indices renamed by position."""
+    counter = iter(range(10 ** 6))
+
+    def bound(e):
+        if isinstance(e, sp.Sum):
+            body = bound(e.function)
+            limits = []
+            for k, lo, hi in e.limits:
+                new = sp.Idx(sp.Symbol(f"_b{next(counter)}", integer=True), (k.lower, k.upper))
+                body = body.xreplace({k: new})
+                limits.append((new, lo, hi))
+            return sp.Sum(body, *limits)
+        if isinstance(e, MaxOver):
+            k = e.args[1]
+            new = sp.Idx(sp.Symbol(f"_b{next(counter)}", integer=True), (k.lower, k.upper))
+            return MaxOver(bound(e.args[0]).xreplace({k: new}), new)
+        if not e.args or isinstance(e, sp.Indexed):
+            return e
+        return e.func(*(bound(a) for a in e.args))
+
+    renamed = bound(expr)
+    free = sorted(free_indices(expr), key=lambda i: (str(i.lower), str(i.upper), sp.srepr(renamed).find(
+        f"Symbol('{i.label}'")))
+    mapping = {i: sp.Idx(sp.Symbol(f"_f{n}", integer=True), (i.lower, i.upper)) for n, i in enumerate(free)}
+    return renamed.xreplace(mapping), tuple(free)
+
+
+def _candidates(expr: sp.Expr):
+    """Subexpressions worth naming: reductions and functions, and products/sums not wider than an array they read."""
+    for sub in sp.preorder_traversal(expr):
+        if isinstance(sub, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number, sp.IndexedBase, sp.Tuple)) \
+                or not isinstance(sub, sp.Expr):
+            continue
+        if isinstance(sub, sp.Mul) and len(sub.args) == 2 and sub.args[0] == -1:
+            continue
+        free = free_indices(sub)
+        arrays = [set(e.indices) for e in sub.atoms(sp.Indexed)]
+        if free and not any(free <= a for a in arrays) and not isinstance(sub, sp.Sum):
+            continue  # would materialise something bigger than what it reads
+        yield sub
+
+
+def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> list[Definition]:
+    """Name each subexpression that occurs more than once, define it before its first use, and reuse it."""
+    counts = Counter()
+    for definition in definitions:
+        for sub in _candidates(definition.expr):
+            key = _canonical(sub)[0]
+            counts[key] += 1
+    shared = {key for key, n in counts.items() if n > 1}
+    named: dict = {}  # key -> Definition over canonical free indices
+    result = []
+    taken = {_label(d) for d in definitions}
+
+    def extract(expr, before):
+        def visit(e):
+            if isinstance(e, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number)) or not isinstance(e, sp.Expr):
+                return e
+            key, free = _canonical(e) if e.args else (None, ())
+            if key in shared:
+                if key not in named:
+                    inner = e.func(*(visit(a) for a in e.args)) if not isinstance(e, (sp.Sum, MaxOver)) else \
+                        _visit_inside(e)
+                    name = f"{prefix}{len(named)}"
+                    while name in taken:
+                        name += "_"
+                    definition = _make(name, free, inner)
+                    named[key] = definition
+                    before.append(definition)
+                definition = named[key]
+                return definition.element(free) if free else definition.base
+            if isinstance(e, (sp.Sum, MaxOver)):
+                return _visit_inside(e)
+            return e.func(*(visit(a) for a in e.args))
+
+        def _visit_inside(e):
+            if isinstance(e, sp.Sum):
+                return sp.Sum(visit(e.function), *e.limits)
+            return MaxOver(visit(e.args[0]), e.args[1])
+
+        return visit(expr)
+
+    for definition in definitions:
+        before: list[Definition] = []
+        expr = extract(definition.expr, before)
+        result += before
+        result.append(Definition(definition.name, definition.base, definition.indices, expr))
+    return result
