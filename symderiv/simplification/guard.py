@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 
 
 class SimplificationTimeout(TimeoutError):
@@ -28,10 +29,14 @@ def time_limit(seconds: float):
     def on_alarm(signum, frame):
         raise SimplificationTimeout(f"a SymPy call ran past its limit of {seconds} s")
 
+    outer_remaining, _ = signal.getitimer(signal.ITIMER_REAL)  # a limit may already be running (nesting)
+    start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_remaining) if outer_remaining else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_remaining:  # give the outer limit what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(outer_remaining - (time.monotonic() - start), 1e-3))

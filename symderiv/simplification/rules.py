@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symderiv.layers.base import BuiltLayer, Definition
+from symderiv.simplification.guard import SimplificationTimeout, time_limit
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,39 @@ def _wilds_for(indices, exclude=()):
 
 
 def _solve_for(definition: Definition, piece: sp.Expr):
-    """``piece`` as a function of the definition's element, or None if not uniquely solvable."""
+    """``piece`` as a function of the definition's element, or None if not uniquely solvable.
+
+    Every element and sum is replaced by a plain symbol before ``sympy.solve``
+    sees the equation, and ``simplify=False``: with concrete sizes, solve would
+    otherwise expand a sum term by term, and the cost would grow with the size.
+    """
     t = sp.Dummy("t")
     equation = definition.element() - definition.expr.xreplace({piece: t})
     if equation.has(piece) or not equation.has(t):
         return None
     if equation.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.Abs):
         return None
+    opaque = {a: sp.Dummy(f"a{n}", real=True, **_sign(a)) for n, a in enumerate(
+        sorted(equation.atoms(sp.Indexed) | set(_outer_sums(equation)), key=sp.default_sort_key))}
+    opaque.update({s: sp.Dummy(s.name, **s.assumptions0) for s in equation.free_symbols
+                   if isinstance(s, sp.Symbol) and s not in opaque and s != t and not isinstance(s, sp.Idx)})
+    back = {d: a for a, d in opaque.items()}
     try:
-        solutions = sp.solve(equation, t, dict=False)
-    except (NotImplementedError, ValueError, TypeError):
+        with time_limit(10):
+            solutions = sp.solve(equation.xreplace(opaque), t, dict=False, simplify=False, rational=False)
+    except (NotImplementedError, ValueError, TypeError, SimplificationTimeout):
         return None
     if len(solutions) != 1 or solutions[0].has(sp.I, sp.Piecewise, sp.LambertW):
         return None
-    return solutions[0]
+    return solutions[0].xreplace(back)
+
+
+def _sign(atom) -> dict:
+    if isinstance(atom, sp.Indexed) and atom.is_positive:
+        return {"positive": True}
+    if isinstance(atom, sp.Indexed) and atom.is_nonnegative:
+        return {"nonnegative": True}
+    return {}
 
 
 def _outer_sums(expr: sp.Expr):

@@ -1,0 +1,1 @@
+"""Benchmarks: derivation cost (``symderiv timing``) and kernel speed (``symderiv bench``)."""
