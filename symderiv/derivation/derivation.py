@@ -16,11 +16,15 @@ d y[i, u] / d x[j, v] = KroneckerDelta(i, j)*KroneckerDelta(u, v)*M[i, u]/(1 - p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from symderiv.printing.latex import index_latex
+
+if TYPE_CHECKING:
+    from symderiv.verification.check import VerificationReport
 
 
 @dataclass

@@ -261,7 +261,7 @@ def _residual(d, names, node: str) -> dict:
     labelled = any(lim[0].upper == BATCH - 1 for s in adjoint.expr.atoms(sp.Sum) for lim in s.limits)
     vector_show = lambda e: vector_latex(e, adjoint.indices, BATCH, names, labelled)  # noqa: E731
     vector_lines = broken(adjoint.expr, vector_show, joiner=r" \odot ") if adjoint.indices else None
-    vector = rows(residual_tex + (rf"^{{(i)}}" if labelled else ""), vector_lines) if vector_lines else []
+    vector = rows(residual_tex + (r"^{(i)}" if labelled else ""), vector_lines) if vector_lines else []
     notes = []
     paths_count = len(adjoint.contributions) + (weight is not None)
     if paths_count > 1:

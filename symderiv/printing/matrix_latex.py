@@ -185,7 +185,7 @@ class _VectorPrinter:
             matrix = matrices[0]
             rest = sp.Mul(*[f for f in inside if f is not matrix])
             operand = self.vec(rest, k)
-            if isinstance(rest, sp.Add) or rf"\odot" in operand:
+            if isinstance(rest, sp.Add) or r"\odot" in operand:
                 operand = rf"\left({operand}\right)"
             name = self.base(matrix.base)
             text = f"{name} {operand}" if matrix.indices[0] == feat else rf"{name}^{{\top}} {operand}"
