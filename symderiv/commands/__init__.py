@@ -1,4 +1,4 @@
 """The CLI's commands, one module each; each has ``add_parser(subparsers)`` that sets ``run``."""
-from symderiv.commands import bench, codegen, derive, grad, sheet, timing
+from symderiv.commands import bench, check, codegen, derive, grad, sheet, timing
 
-COMMANDS = [derive, grad, sheet, codegen, bench, timing]
+COMMANDS = [derive, grad, sheet, codegen, bench, timing, check]

@@ -1,0 +1,17 @@
+"""Grading hand derivations: parse students' LaTeX, compare with the engine, report.
+
+``check_file(path)`` reads an answer file (:mod:`.answers`), parses each
+formula (:mod:`.latex_parser`), grades it numerically against the derived
+closed form (:mod:`.grader`); :mod:`.report` formats the results.
+"""
+from symderiv.checking.answers import Answer, parse_answers, read_answers
+from symderiv.checking.grader import Result, grade
+from symderiv.checking.latex_parser import ParseError, parse
+
+
+def check_file(path, network=None) -> list:
+    """Grade every answer in the file at ``path``."""
+    return [grade(answer, network) for answer in read_answers(path)]
+
+
+__all__ = ["Answer", "ParseError", "Result", "check_file", "grade", "parse", "parse_answers", "read_answers"]

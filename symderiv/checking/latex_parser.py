@@ -1,0 +1,486 @@
+"""A small recursive-descent parser for the LaTeX that students write in derivations.
+
+SymPy's ``parse_latex`` misreads ``\\hat{x}_i``, ``\\gamma (...)`` and ``cases``
+(see the field notes), so the checker reads its own subset into a tiny AST
+(the classes below), which :mod:`symderiv.checking.grader` evaluates on numbers.
+
+Supported: ``+ - \\cdot \\times \\odot *`` and juxtaposition, ``\\frac``, ``/``,
+``^``, ``_``, ``\\sqrt``, ``e^{..}``, ``\\exp``, ``\\log``/``\\ln``,
+``\\operatorname{sgn}``, ``\\sum`` with or without limits, ``\\hat``,
+``\\delta_{ij}``, Iverson brackets ``[z > 0]`` / ``\\mathbb{1}[..]``,
+``\\begin{cases} .. \\end{cases}``, ``\\left( \\right)``. Every failure is a
+:class:`ParseError` with the character position and what was expected.
+
+>>> parse(r"\\frac{\\gamma}{m}\\sqrt{\\sigma^2+\\epsilon}").pos
+0
+>>> parse(r"x_i +")
+Traceback (most recent call last):
+...
+symderiv.checking.latex_parser.ParseError: at position 5: expected a term, found the end of the formula
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+class ParseError(ValueError):
+    """The formula cannot be read: ``pos`` is the character offset, ``expected`` what would fit."""
+
+    def __init__(self, message: str, pos: int, text: str = ""):
+        super().__init__(f"at position {pos}: {message}")
+        self.pos, self.detail, self.text = pos, message, text
+
+    def pointer(self) -> str:
+        """The formula with a caret under the failing position."""
+        return f"{self.text}\n{' ' * self.pos}^"
+
+
+# ---- AST ---------------------------------------------------------------------------------------
+@dataclass
+class Node:
+    pos: int = field(default=0, kw_only=True)
+
+
+@dataclass
+class Num(Node):
+    value: float
+
+
+@dataclass
+class Sym(Node):
+    name: str            # 'x', 'mu', 'sigma', 'gamma', 'delta', ...
+    hat: bool = False
+    sub: tuple = ()      # subscript parts (strings): '2b', 'ij', 'z_2b'
+    sup: str | None = None  # a block tag written as a superscript (theta^{n}_{2b})
+
+
+@dataclass
+class Neg(Node):
+    arg: Node
+
+
+@dataclass
+class Add(Node):
+    terms: list
+
+
+@dataclass
+class Mul(Node):
+    factors: list
+
+
+@dataclass
+class Div(Node):
+    num: Node
+    den: Node
+
+
+@dataclass
+class Pow(Node):
+    base: Node
+    exp: Node
+
+
+@dataclass
+class Func(Node):
+    name: str  # exp, log, sqrt, sgn
+    arg: Node
+
+
+@dataclass
+class SumNode(Node):
+    var: str
+    lo: Node | None
+    hi: Node | None
+    body: Node
+
+
+@dataclass
+class Cond(Node):
+    op: str  # '=', '!=', '<', '>', '<=', '>='
+    lhs: Node
+    rhs: Node
+
+
+@dataclass
+class Iverson(Node):
+    cond: Cond
+
+
+@dataclass
+class Cases(Node):
+    branches: list  # [(expr, Cond | None)]  None: otherwise
+
+
+# ---- tokens ------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\S")
+_SPACING = {r"\,", r"\;", r"\!", r"\:", r"\ ", r"\quad", r"\qquad", r"\left", r"\right", r"\big", r"\Big",
+            r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\displaystyle", r"\limits"}
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigma", "theta", "eta",
+         "lambda", "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
+_RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\leq": "<=", r"\le": "<=",
+              r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", r"\leqslant": "<="}
+_MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
+_FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}
+
+
+def tokenize(text: str) -> list[tuple[str, int]]:
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        tok = match.group()
+        if tok in _SPACING:
+            continue
+        tokens.append((tok, match.start()))
+    return tokens
+
+
+class Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    # -- helpers
+    def peek(self, k: int = 0) -> str | None:
+        j = self.i + k
+        return self.tokens[j][0] if j < len(self.tokens) else None
+
+    def pos(self) -> int:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else len(self.text)
+
+    def fail(self, expected: str):
+        found = f"'{self.peek()}'" if self.peek() is not None else "the end of the formula"
+        raise ParseError(f"expected {expected}, found {found}", self.pos(), self.text)
+
+    def take(self, tok: str | None = None) -> str:
+        if self.peek() is None or (tok is not None and self.peek() != tok):
+            self.fail(f"'{tok}'" if tok else "more input")
+        self.i += 1
+        return self.tokens[self.i - 1][0]
+
+    def accept(self, tok: str) -> bool:
+        if self.peek() == tok:
+            self.i += 1
+            return True
+        return False
+
+    def braced_text(self) -> str:
+        """The raw text of a ``{...}`` group (or of one token)."""
+        if self.peek() != "{":
+            return self.take()
+        start = self.i
+        self.take("{")
+        depth = 1
+        while depth:
+            tok = self.take() if self.peek() is not None else self.fail("'}'")
+            depth += tok == "{"
+            depth -= tok == "}"
+        return "".join(t for t, _ in self.tokens[start + 1:self.i - 1])
+
+    def group(self) -> Node:
+        """``{expr}`` or a single atom (``\\frac12``, ``e^x``)."""
+        if self.accept("{"):
+            node = self.expr()
+            self.take("}") if self.peek() == "}" else self.fail("'}'")
+            return node
+        pos = self.pos()
+        tok = self.peek()
+        if tok is not None and re.fullmatch(r"\d", tok[0]):
+            self.i += 1
+            return Num(float(tok), pos=pos)
+        return self.atom()
+
+    # -- grammar
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise ParseError("expected a formula, found nothing", 0, self.text)
+        node = self.expr()
+        if self.peek() is not None:
+            self.fail("an operator or the end of the formula")
+        return node
+
+    def expr(self) -> Node:
+        pos = self.pos()
+        terms = []
+        sign = None
+        if self.peek() in ("+", "-"):
+            sign = self.take()
+        term = self.term()
+        terms.append(Neg(term, pos=pos) if sign == "-" else term)
+        while self.peek() in ("+", "-"):
+            op_pos = self.pos()
+            op = self.take()
+            term = self.term()
+            terms.append(Neg(term, pos=op_pos) if op == "-" else term)
+        return terms[0] if len(terms) == 1 else Add(terms, pos=pos)
+
+    def starts_factor(self) -> bool:
+        tok = self.peek()
+        if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right") \
+                or tok in _RELATIONS or tok in ("=",):
+            return False
+        return not (tok.startswith("\\") and tok[1:] in ("text", "mathrm") and self._is_text_word())
+
+    def _is_text_word(self) -> bool:
+        # '\text{if}', '\text{otherwise}' end a term inside cases
+        save = self.i
+        self.i += 1
+        try:
+            word = self.braced_text().strip()
+        except ParseError:
+            word = ""
+        self.i = save
+        return word in ("if", "otherwise", "else", "for", "and", "when", "if ", "sonst")
+
+    def term(self) -> Node:
+        pos = self.pos()
+        factors = [self.factor()]
+        while True:
+            if self.peek() in _MULOPS:
+                self.take()
+                factors.append(self.factor())
+            elif self.peek() == "/":
+                self.take()
+                factors = [Div(_mul(factors, pos), self.factor(), pos=pos)]
+            elif self.starts_factor():
+                factors.append(self.factor())
+            else:
+                break
+        return _mul(factors, pos)
+
+    def factor(self) -> Node:
+        pos = self.pos()
+        if self.peek() in ("+", "-") and self.peek() == "-":
+            self.take()
+            return Neg(self.factor(), pos=pos)
+        base = self.atom()
+        while self.peek() == "^":
+            self.take()
+            if self.peek() in (r"\top", "T", r"\intercal") or self.peek() == "{" and self.peek(1) in (
+                    r"\top", "T") and self.peek(2) == "}":
+                raise ParseError("transposes (matrix forms) are not supported; write the index form",
+                                 self.pos(), self.text)
+            base = Pow(base, self.group(), pos=pos)
+        return base
+
+    def atom(self) -> Node:
+        pos = self.pos()
+        tok = self.peek()
+        if tok is None:
+            self.fail("a term")
+        if re.fullmatch(r"\d+(\.\d+)?|\.\d+", tok):
+            self.take()
+            return Num(float(tok), pos=pos)
+        if tok in ("(", r"\lparen"):
+            self.take()
+            node = self.expr()
+            self.take(")") if self.peek() == ")" else self.fail("')'")
+            return node
+        if tok == "{":
+            return self.group()
+        if tok == "[":
+            return self.bracket()
+        if tok == r"\frac" or tok in (r"\dfrac", r"\tfrac"):
+            self.take()
+            return Div(self.group(), self.group(), pos=pos)
+        if tok == r"\sqrt":
+            self.take()
+            if self.peek() == "[":
+                self.fail("'{' (only square roots are supported)")
+            return Func("sqrt", self.group(), pos=pos)
+        if tok in _FUNCS:
+            self.take()
+            return Func(_FUNCS[tok], self.function_argument(), pos=pos)
+        if tok in (r"\operatorname", r"\mathrm", r"\text", r"\mathbb", r"\mathbf", r"\mathds"):
+            self.take()
+            word = self.braced_text().strip()
+            if word in ("sgn", "sign"):
+                return Func("sgn", self.function_argument(), pos=pos)
+            if word in ("exp", "log", "ln"):
+                return Func(_FUNCS["\\" + word], self.function_argument(), pos=pos)
+            if word == "1" and tok in (r"\mathbb", r"\mathbf", r"\mathds"):
+                if self.peek() == "[":
+                    return self.bracket(iverson_only=True)
+                if self.accept("_"):
+                    self.take("{") if self.peek() == "{" else self.fail("'{' after \\mathbb{1}_")
+                    cond = self.condition()
+                    self.take("}")
+                    return Iverson(cond, pos=pos)
+                if self.peek() == "{" or self.peek() == "(":
+                    closing = "}" if self.take() == "{" else ")"
+                    cond = self.condition()
+                    self.take(closing)
+                    return Iverson(cond, pos=pos)
+                self.fail("'[condition]' after the indicator \\mathbb{1}")
+            if re.fullmatch(r"[A-Za-z]", word):
+                return self.symbol(word, pos)
+            raise ParseError(f"unknown operator name '{word}'", pos, self.text)
+        if tok == r"\sum":
+            return self.summation()
+        if tok == r"\begin":
+            return self.cases()
+        if tok == r"\hat" or tok == r"\widehat":
+            self.take()
+            inner = self.braced_text().strip().lstrip("\\")
+            if not re.fullmatch(r"[A-Za-z]+", inner) or (len(inner) > 1 and inner not in GREEK):
+                raise ParseError("expected a single letter under \\hat", pos, self.text)
+            return self.symbol(inner, pos, hat=True)
+        if tok.startswith("\\") and tok[1:] in GREEK:
+            self.take()
+            name = "epsilon" if tok == r"\varepsilon" else tok[1:]
+            return self.symbol(name, pos, consumed=True)
+        if re.fullmatch(r"[A-Za-z]", tok):
+            if tok == "e" and self.peek(1) == "^":
+                self.take()
+                self.take("^")
+                return Func("exp", self.group(), pos=pos)
+            self.take()
+            return self.symbol(tok, pos)
+        self.fail("a term")
+
+    def function_argument(self) -> Node:
+        if self.peek() == "(" or self.peek() == "{":
+            return self.atom()
+        if self.peek() == "[":
+            return self.bracket()
+        return self.factor()
+
+    def symbol(self, name: str, pos: int, hat: bool = False, consumed: bool = True) -> Node:
+        sub, sup = (), None
+        while self.peek() in ("_", "^"):
+            if self.peek() == "_" and not sub:
+                self.take()
+                sub = self.subscript()
+            elif self.peek() == "^" and self._is_block_superscript():
+                self.take()
+                sup = self.braced_text().strip()
+            else:
+                break
+        return Sym(name, hat=hat, sub=sub, sup=sup, pos=pos)
+
+    def _is_block_superscript(self) -> bool:
+        # theta^{n}_{2b} / theta^{a}_{2b}: the two blocks of a weight split at a concatenation
+        nxt = self.peek(1)
+        return nxt == "{" and self.peek(2) in ("n", "a") and self.peek(3) == "}" and self.peek(4) == "_"
+
+    def subscript(self) -> tuple:
+        """Subscript parts split at commas: index letters ('ij'), tags ('2b'), node names ('z_2b')."""
+        pos = self.pos()
+        raw = self.braced_text()
+        parts = []
+        for part in raw.split(","):
+            part = part.strip()
+            node = re.fullmatch(r"(\\hat\{?)?\\?([A-Za-z]+)\}?_\{?([0-9A-Za-z]+)\}?", part)
+            if node:
+                hat = "hat" if node.group(1) else ""
+                parts.append(f"{node.group(2)}{hat}_{node.group(3)}")
+            elif re.fullmatch(r"[0-9A-Za-z]+", part):
+                parts.append(part)
+            else:
+                raise ParseError(f"expected index letters, a tag like 2b, or a node like z_{{2b}} in the "
+                                 f"subscript, found '{part}'", pos, self.text)
+        return tuple(parts)
+
+    def summation(self) -> Node:
+        pos = self.pos()
+        self.take(r"\sum")
+        var, lo, hi = None, None, None
+        if self.accept("_"):
+            if self.accept("{"):
+                var = self.take()
+                if self.accept("="):
+                    lo = self.expr()
+                elif self.peek() in (r"\in",):
+                    self.fail("'=' or '}' (write \\sum_{k=1}^{m})")
+                self.take("}") if self.peek() == "}" else self.fail("'}' closing the summation subscript")
+            else:
+                var = self.take()
+        if self.peek() == "^":
+            self.take()
+            hi = self.group()
+        if var is None or not re.fullmatch(r"[A-Za-z]", var):
+            raise ParseError("expected a summation index letter after \\sum_", pos, self.text)
+        return SumNode(var, lo, hi, self.term(), pos=pos)
+
+    def bracket(self, iverson_only: bool = False) -> Node:
+        pos = self.pos()
+        self.take("[")
+        lhs = self.expr()
+        if self.peek() in _RELATIONS:
+            op = _RELATIONS[self.take()]
+            cond = Cond(op, lhs, self.expr(), pos=pos)
+            self.take("]") if self.peek() == "]" else self.fail("']'")
+            return Iverson(cond, pos=pos)
+        if iverson_only:
+            self.fail("a relation (=, \\neq, <, >, \\leq, \\geq) inside the indicator")
+        self.take("]") if self.peek() == "]" else self.fail("']' or a relation")
+        return lhs
+
+    def condition(self) -> Cond:
+        pos = self.pos()
+        lhs = self.expr()
+        if self.peek() not in _RELATIONS:
+            self.fail("a relation (=, \\neq, <, >, \\leq, \\geq)")
+        op = _RELATIONS[self.take()]
+        return Cond(op, lhs, self.expr(), pos=pos)
+
+    def cases(self) -> Node:
+        pos = self.pos()
+        self.take(r"\begin")
+        env = self.braced_text().strip()
+        if env not in ("cases", "dcases"):
+            raise ParseError(f"expected a cases environment, found '{env}'", pos, self.text)
+        branches = []
+        while True:
+            expr = self.expr()
+            cond = None
+            if self.accept("&"):
+                while self.peek() in (r"\text", r"\mathrm", r"\textrm") or self.peek() == ",":
+                    if self.accept(","):
+                        continue
+                    self.take()
+                    word = self.braced_text().strip().rstrip(",")
+                    if word in ("otherwise", "else", "sonst"):
+                        cond = "otherwise"
+                if cond != "otherwise":
+                    cond = self.condition()
+                    while self.peek() in (",", ".") and not (self.peek(1) in ("\\\\", r"\end")):
+                        self.fail("one condition per branch")
+                    self.accept(",") or self.accept(".")
+                else:
+                    cond = None
+            branches.append((expr, cond))
+            if self.accept("\\\\"):
+                if self.peek() == r"\end":
+                    break
+                continue
+            break
+        self.take(r"\end") if self.peek() == r"\end" else self.fail("'\\\\' or \\end{cases}")
+        self.braced_text()
+        return Cases(branches, pos=pos)
+
+
+def _mul(factors: list, pos: int) -> Node:
+    return factors[0] if len(factors) == 1 else Mul(factors, pos=pos)
+
+
+def parse(text: str) -> Node:
+    """Parse one formula (the right-hand side of a derivation) into the checker's AST."""
+    text = text.strip().strip("$").strip()
+    return Parser(text).parse()
+
+
+def sum_variables(node) -> set[str]:
+    """Every summation index letter used in the formula."""
+    found = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, SumNode):
+            found.add(item.var)
+        if isinstance(item, Node):
+            stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(v for v in item if isinstance(v, (Node, list, tuple)))
+    return found

@@ -1,0 +1,30 @@
+"""``symderiv check ANSWERS [--spec SPEC.toml] [--report FILE]``: grade hand derivations."""
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("check", help="grade hand derivations written in LaTeX",
+                            description="Read an answer file ('# quantity' headings, LaTeX formulas) and say "
+                                        "which answers are right, wrong (with a counterexample) or unreadable.")
+    parser.add_argument("answers", help="the answer file")
+    parser.add_argument("--spec", help="network TOML file for delta_/dL/d answers (default: multitask)")
+    parser.add_argument("--report", help="also write a report: FILE.md (Markdown) or FILE.tex (LaTeX)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from symderiv.checking import check_file, report
+    network = None
+    if args.spec:
+        import symderiv as sd
+        network = sd.Network.from_toml(args.spec)
+    if args.report and Path(args.report).suffix not in (".md", ".tex"):
+        raise ValueError(f"{args.report}: the report must end in .md or .tex")
+    results = check_file(args.answers, network)
+    print(report.terminal(results), end="")
+    if args.report:
+        text = report.markdown(results) if args.report.endswith(".md") else report.latex(results)
+        Path(args.report).write_text(text, encoding="utf-8")
+    return 0 if all(r.status == "correct" for r in results) else 1
