@@ -18,7 +18,7 @@ def test_correct_answers_all_pass():
     results = check_file(HERE / "correct.txt")
     bad = [(r.answer.line, r.answer.quantity, r.message) for r in results if r.status != "correct"]
     assert not bad
-    assert len(results) == 20
+    assert len(results) == 22
 
 
 def test_each_mistake_is_flagged_with_a_differing_counterexample():
@@ -72,3 +72,17 @@ def test_parser_never_crashes(text):
         parse(text)
     except ParseError as exc:
         assert 0 <= exc.pos <= len(text)
+
+
+FORMULA_ALPHABET = ALPHABET + ["z_j", "z_i", "a_j", r"\delta_{ij}", "[z_j > 0]", "n", "p", "^2", "/", r"\cdot",
+                               r"\operatorname{sgn}", r"\log", "e^", r"\sum_k", "z_k", r"\neq", r"\geq"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(FORMULA_ALPHABET), min_size=1, max_size=12).map(" ".join))
+def test_grading_random_formulas_never_raises(text):
+    from symderiv.checking import Answer, grade
+    result = grade(Answer("relu: da/dz", text, 1))
+    assert result.status in ("correct", "wrong", "unreadable")
+    if result.status == "unreadable":
+        assert "position" in result.message

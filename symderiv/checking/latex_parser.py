@@ -262,6 +262,9 @@ class Parser:
                 raise ParseError("transposes (matrix forms) are not supported; write the index form",
                                  self.pos(), self.text)
             base = Pow(base, self.group(), pos=pos)
+            if self.peek() == "_" and isinstance(base.base, Sym) and not base.base.sub:  # \sigma^2_j
+                self.take()
+                base.base.sub = self.subscript()
         return base
 
     def atom(self) -> Node:
@@ -348,6 +351,14 @@ class Parser:
 
     def symbol(self, name: str, pos: int, hat: bool = False, consumed: bool = True) -> Node:
         sub, sup = (), None
+        if name == "delta" and self.peek() == "^" and self.peek(1) == "{":  # \delta^{z_{2b}}_{ij}
+            save = self.i
+            self.take()
+            node = self.subscript()
+            if len(node) == 1 and "_" in node[0] and self.peek() == "_":
+                self.take()
+                return Sym(name, hat=hat, sub=node + self.subscript(), pos=pos)
+            self.i = save
         while self.peek() in ("_", "^"):
             if self.peek() == "_" and not sub:
                 self.take()
