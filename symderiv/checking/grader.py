@@ -226,7 +226,7 @@ def grade(answer: Answer, network=None) -> Result:
             checked += 1
             if not _same(got, expected):
                 example = {"sizes": inst.sizes, "where": inst.where, "entry": idx, "values": inst.values,
-                           "student": got, "expected": expected}
+                           "student": float(got), "expected": float(expected)}
                 note = (f" (index {', '.join(sorted(dangling))} is neither free nor summed: taken as 1; "
                         f"is a sum missing?)") if dangling else ""
                 return Result(answer, "wrong", "differs from the derivation" + note, quantity.closed_form(),

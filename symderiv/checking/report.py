@@ -1,6 +1,8 @@
 """Reports of a grading run: one terminal line per answer plus details, Markdown, and LaTeX."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from symderiv.emitting.latex_env import escape_latex
@@ -25,6 +27,9 @@ def details(result) -> list[str]:
     lines = [f"    {result.message}"]
     if result.status == "unreadable":
         lines.append(f"    formula: {result.answer.latex}")
+        match = re.match(r"at position (\d+)", result.message)
+        if match:
+            lines.append("             " + " " * int(match.group(1)) + "^")
     ce = result.counterexample
     if ce:
         lines += [f"    sizes: {_fmt(ce['sizes'])}" + (f", {ce['where']}" if ce["where"] else ""),
