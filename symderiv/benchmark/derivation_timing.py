@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import sympy as sp
 from sympy.core.cache import clear_cache
 
 import symderiv as sd
@@ -82,4 +81,4 @@ def report(repeat: int = 3, depths=(5, 10, 20, 40)) -> list[str]:
     return lines
 
 
-__all__ = ["report", "chain", "sp"]
+__all__ = ["chain", "report"]

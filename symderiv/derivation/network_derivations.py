@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import sympy as sp
-
 from symderiv.derivation.backprop import Backprop, residual_latex, residual_name
 from symderiv.derivation.derivation import Derivation, EvaluationContext
 from symderiv.graph.compiled import build_network
@@ -27,8 +25,6 @@ class NetworkDerivations:
         self.names = dict(self.built.latex_names)
         for node in self.backprop.residuals:
             self.names[residual_name(node)] = residual_latex(node)
-        for local, tex in _layer_arg_latex(self.built).items():
-            self.names.setdefault(local, tex)
 
     def forward_equations(self) -> list[Derivation]:
         """Every definition of the forward pass, in order, ending with the total loss ``L``."""
@@ -65,8 +61,4 @@ class NetworkDerivations:
         return table[name].contributions
 
 
-def _layer_arg_latex(built) -> dict:
-    return {}
-
-
-__all__ = ["NetworkDerivations", "residual_name", "sp"]
+__all__ = ["NetworkDerivations"]
