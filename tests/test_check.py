@@ -18,12 +18,12 @@ def test_correct_answers_all_pass():
     results = check_file(HERE / "correct.txt")
     bad = [(r.answer.line, r.answer.quantity, r.message) for r in results if r.status != "correct"]
     assert not bad
-    assert len(results) == 22
+    assert len(results) == 25
 
 
 def test_each_mistake_is_flagged_with_a_differing_counterexample():
     results = check_file(HERE / "wrong.txt")
-    assert [r.status for r in results] == ["wrong"] * 8
+    assert [r.status for r in results] == ["wrong"] * 9
     for r in results:
         ce = r.counterexample
         assert not math.isclose(ce["student"], ce["expected"], rel_tol=1e-6, abs_tol=1e-9)

@@ -53,6 +53,7 @@ class Instance:
     entries: list          # [(index values by letter, expected value)]
     values: dict           # what to show of the inputs
     scalars: dict          # size symbols usable in formulas: m, n, n_1b ...
+    implicit: tuple = ()   # free letters given to network arrays written without indices
 
 
 # ---- evaluation of the AST -----------------------------------------------------------------------
@@ -74,6 +75,10 @@ def _lookup(sym: lp.Sym, idx: dict, inst: Instance):
         raise FormulaError(f"unknown symbol {_describe(sym)} for this quantity; known: {_known(inst)}", sym.pos)
     value = inst.table[key]
     arr = np.asarray(value)
+    if not letters and inst.implicit and 0 < arr.ndim <= len(inst.implicit):
+        # a network array written without indices (elementwise form, e.g. with \odot): the entry of the
+        # quantity's own free indices, aligned on the last axis like NumPy broadcasting
+        letters = "".join(inst.implicit[len(inst.implicit) - arr.ndim:])
     if arr.ndim != len(letters):
         raise FormulaError(f"{_describe(sym)} needs {arr.ndim} index(es), written with {len(letters)}", sym.pos)
     position = []
@@ -314,7 +319,7 @@ class LayerQuantity:
             z = rng.normal(size=(m, n))
             J = der.evaluate(z=z)
             g = np.exp(z) / np.exp(z).sum(1, keepdims=True)
-            arrays = {"z": z, "g": g, "S": g, "s": g}
+            arrays = {"z": z, "g": g, "S": g, "s": g, "yhat": g}
             scal = {}
             shown = lambda b: {"z": z[b]}  # noqa: E731
         else:
@@ -325,7 +330,7 @@ class LayerQuantity:
             scal = {}
             shown = lambda b: {"z": z[b]}  # noqa: E731
         for b in range(m):
-            table = {(k, False, None, None): v[b] for k, v in arrays.items()}
+            table = {(k.removesuffix("hat"), k.endswith("hat"), None, None): v[b] for k, v in arrays.items()}
             table.update(scal)
             entries = []
             for j in range(n):
@@ -371,7 +376,7 @@ def _network_instance(q, m, sizes, seed):
     expected = q.derived.evaluate(**arrays)
     entries = [({letter: v + 1 for letter, v in zip(q.letters, position)}, float(expected[position]))
                for position in np.ndindex(expected.shape)]
-    return Instance({"m": m, **sizes}, "", table, entries, shown, scalars)
+    return Instance({"m": m, **sizes}, "", table, entries, shown, scalars, implicit=tuple(q.letters))
 
 
 _VALUES: dict = {}
