@@ -5,7 +5,8 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symderiv.checking import check_file, parse
 from symderiv.checking.latex_parser import ParseError
@@ -18,16 +19,37 @@ def test_correct_answers_all_pass():
     results = check_file(HERE / "correct.txt")
     bad = [(r.answer.line, r.answer.quantity, r.message) for r in results if r.status != "correct"]
     assert not bad
-    assert len(results) == 25
+    assert len(results) == 32
+    assert sum("matrix form" in r.message for r in results) == 9  # the 7 matrix forms and the 2 with \odot
 
 
 def test_each_mistake_is_flagged_with_a_differing_counterexample():
     results = check_file(HERE / "wrong.txt")
-    assert [r.status for r in results] == ["wrong"] * 9
+    assert [r.status for r in results] == ["wrong"] * 13
     for r in results:
         ce = r.counterexample
-        assert not math.isclose(ce["student"], ce["expected"], rel_tol=1e-6, abs_tol=1e-9)
+        if "student" in ce:
+            assert not math.isclose(ce["student"], ce["expected"], rel_tol=1e-6, abs_tol=1e-9)
+        else:  # a matrix form of the wrong shape, or whose shapes do not fit: said so, with the sizes
+            assert "shape" in r.message and ce["sizes"]["m"] == 2
+            if "shapes" in ce:
+                assert ce["shapes"]["yours"] != ce["shapes"]["right"]
         assert r.closed_form
+
+
+def test_matrix_form_mistakes_are_explained():
+    swapped, no_split, outer, no_mean = check_file(HERE / "wrong.txt")[-4:]
+    # theta_2b is (n_yb, n_1b + n_ya) = (7, 4 + 6) at m = 2: c^T delta is its transpose
+    assert swapped.counterexample["shapes"] == {"yours": (10, 7), "right": (7, 10)}
+    assert "do not fit" in no_split.message and "(2, 6) added to one of shape (2, 10)" in no_split.message
+    assert outer.counterexample["shapes"] == {"yours": (4, 4), "right": (4,)}
+    assert no_mean.counterexample["student"] == pytest.approx(2 * no_mean.counterexample["expected"])
+
+
+def test_matrix_notation_in_a_layer_answer_is_unreadable_with_a_position():
+    from symderiv.checking import Answer, grade
+    result = grade(Answer("softmax: dg/dz", r"g_j - g^T z", 1))
+    assert result.status == "unreadable" and result.message.startswith("at position 6:")
 
 
 def test_wrong_constant_shows_at_m_3():
@@ -86,3 +108,38 @@ def test_grading_random_formulas_never_raises(text):
     assert result.status in ("correct", "wrong", "unreadable")
     if result.status == "unreadable":
         assert "position" in result.message
+
+
+def test_report_does_not_overwrite_a_user_file_and_escapes_foreign_latex(tmp_path, capsys):
+    mine = tmp_path / "notes.md"
+    mine.write_text("my notes\n")
+    assert main(["check", str(HERE / "wrong.txt"), "--report", str(mine)]) == 2
+    assert mine.read_text() == "my notes\n" and "--force" in capsys.readouterr().err
+    assert main(["check", str(HERE / "wrong.txt"), "--report", str(mine), "--force"]) == 1
+    assert main(["check", str(HERE / "wrong.txt"), "--report", str(mine)]) == 1  # now ours: rewritten
+    from symderiv.checking import Answer, grade
+    from symderiv.checking.report import latex
+    sneaky = grade(Answer("relu: da/dz", r"[z_j > 0]\delta_{ij} + 0\input{/etc/hostname}\end{verbatim}", 1))
+    text = latex([sneaky])
+    assert r"Yours (unreadable): \texttt{[z\_j \textgreater{} 0]\textbackslash{}delta" in text
+    before, _, verbatim = text.partition(r"\begin{verbatim}")
+    assert r"\input{" not in before and verbatim.count(r"\end{verbatim}") == 1
+
+
+def test_readme_example_answers_are_all_correct(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("% answers.txt\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "answers.txt").write_text(block)
+    results = check_file(tmp_path / "answers.txt")
+    assert len(results) == 6 and all(r.status == "correct" for r in results), [r.message for r in results]
+
+
+def test_layer_answers_are_also_confirmed_as_formulas():
+    results = check_file(HERE / "correct.txt")
+    confirmed = [r for r in results if "equal as a formula at size 3" in r.message]
+    assert len(confirmed) == 14  # every layer answer but the two dropout ones written with r_j >= p
+    from symderiv.checking.grader import resolve_quantity
+    from symderiv.checking.symbolic import confirm
+    quantity = resolve_quantity("softmax: dg_j/dz_i")
+    assert "equal as a formula" in confirm(parse(r"g_j(\delta_{ij} - g_i)"), quantity)
+    assert "could not show" in confirm(parse(r"g_j(\delta_{ij} - g_j)"), quantity)

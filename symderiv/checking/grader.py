@@ -25,6 +25,8 @@ import numpy as np
 
 from symderiv.checking import latex_parser as lp
 from symderiv.checking.answers import Answer
+from symderiv.checking.matrix_form import ShapeMismatch, evaluate_matrix, uses_matrix_form
+from symderiv.checking.symbolic import confirm
 
 
 class FormulaError(ValueError):
@@ -54,10 +56,17 @@ class Instance:
     values: dict           # what to show of the inputs
     scalars: dict          # size symbols usable in formulas: m, n, n_1b ...
     implicit: tuple = ()   # free letters given to network arrays written without indices
+    expected: np.ndarray | None = None  # the whole derived array (network quantities, for matrix forms)
 
 
 # ---- evaluation of the AST -----------------------------------------------------------------------
-def _lookup(sym: lp.Sym, idx: dict, inst: Instance):
+def _lookup(sym: lp.Sym, idx: dict, inst: Instance) -> float:
+    return float(resolve(sym, idx, inst))
+
+
+def resolve(sym: lp.Sym, idx: dict, inst: Instance):
+    """The entry a symbol names at the index values ``idx`` (a number, or a SymPy expression when the
+    instance holds expressions)."""
     parts = list(sym.sub)
     letters = ""
     if parts and all(c in idx for c in parts[-1]) and not (parts[-1] in idx and len(parts) == 1 and False):
@@ -65,13 +74,13 @@ def _lookup(sym: lp.Sym, idx: dict, inst: Instance):
     tag = ",".join(parts) or None
     key = (sym.name, sym.hat, tag, sym.sup)
     if sym.name == "delta" and not sym.hat and tag is None and sym.sup is None and len(letters) == 2:
-        return 1.0 if idx[letters[0]] == idx[letters[1]] else 0.0
+        return 1 if idx[letters[0]] == idx[letters[1]] else 0
     if key not in inst.table:
         if not letters and not sym.sub and not sym.hat and sym.sup is None:
             if sym.name in idx:
-                return float(idx[sym.name])
+                return idx[sym.name]
             if sym.name in inst.scalars:
-                return float(inst.scalars[sym.name])
+                return inst.scalars[sym.name]
         raise FormulaError(f"unknown symbol {_describe(sym)} for this quantity; known: {_known(inst)}", sym.pos)
     value = inst.table[key]
     arr = np.asarray(value)
@@ -87,7 +96,7 @@ def _lookup(sym: lp.Sym, idx: dict, inst: Instance):
         if not 1 <= k <= size:
             raise FormulaError(f"index {letter} = {k} is outside 1..{size} in {_describe(sym)}", sym.pos)
         position.append(k - 1)
-    return float(arr[tuple(position)])
+    return arr[tuple(position)]
 
 
 def _describe(sym: lp.Sym) -> str:
@@ -169,6 +178,9 @@ def evaluate(node, idx: dict, inst: Instance) -> float:
             if cond is None or _holds(cond, idx, inst):
                 return ev(expr)
         raise FormulaError("no branch of the cases applies to some entry", node.pos)
+    if isinstance(node, (lp.Transpose, lp.Concat)):
+        raise FormulaError("a transpose or \\oplus belongs to the matrix form of a network answer, where no "
+                           "array carries indices; in index form write the entries", node.pos)
     raise FormulaError(f"cannot evaluate {type(node).__name__}", getattr(node, "pos", 0))
 
 
@@ -216,6 +228,8 @@ def grade(answer: Answer, network=None) -> Result:
     if clash:
         return Result(answer, "unreadable", f"at position 0: {', '.join(sorted(clash))} is both a free index and "
                       f"a summation index", quantity.closed_form())
+    if isinstance(quantity, NetworkQuantity) and uses_matrix_form(tree, letters | lp.sum_variables(tree)):
+        return _grade_matrix_form(answer, tree, quantity)
     dangling = _dangling_letters(tree, letters | lp.sum_variables(tree))
     checked = 0
     for inst in quantity.instances():
@@ -236,8 +250,40 @@ def grade(answer: Answer, network=None) -> Result:
                         f"is a sum missing?)") if dangling else ""
                 return Result(answer, "wrong", "differs from the derivation" + note, quantity.closed_form(),
                               example, checked)
-    return Result(answer, "correct", f"equal to the derivation on {checked} entries", quantity.closed_form(),
-                  checked=checked)
+    message = f"equal to the derivation on {checked} entries"
+    if isinstance(quantity, LayerQuantity):
+        message += ", " + confirm(tree, quantity)
+    return Result(answer, "correct", message, quantity.closed_form(), checked=checked)
+
+
+def _grade_matrix_form(answer: Answer, tree, quantity) -> Result:
+    """Grade a network answer written with whole arrays (see :mod:`.matrix_form`)."""
+    checked = 0
+    for inst in quantity.instances():
+        try:
+            got = np.asarray(evaluate_matrix(tree, inst, FormulaError), dtype=float)
+        except FormulaError as exc:
+            return Result(answer, "unreadable", str(exc), quantity.closed_form())
+        except ShapeMismatch as exc:
+            example = {"sizes": inst.sizes, "where": "", "values": inst.values}
+            return Result(answer, "wrong", f"the shapes do not fit, {exc}", quantity.closed_form(), example)
+        except (RecursionError, OverflowError, ValueError, TypeError) as exc:
+            return Result(answer, "unreadable", f"at position 0: cannot evaluate ({exc})", quantity.closed_form())
+        if got.shape != inst.expected.shape:
+            example = {"sizes": inst.sizes, "where": "", "values": inst.values,
+                       "shapes": {"yours": got.shape, "right": inst.expected.shape}}
+            return Result(answer, "wrong", f"the result has shape {got.shape}, the quantity has shape "
+                          f"{inst.expected.shape}", quantity.closed_form(), example)
+        for idx, expected in inst.entries:
+            checked += 1
+            position = tuple(idx[letter] - 1 for letter in quantity.letters)
+            if not _same(float(got[position]), expected):
+                example = {"sizes": inst.sizes, "where": inst.where, "entry": idx, "values": inst.values,
+                           "student": float(got[position]), "expected": float(expected)}
+                return Result(answer, "wrong", "differs from the derivation (matrix form)", quantity.closed_form(),
+                              example, checked)
+    return Result(answer, "correct", f"equal to the derivation on {checked} entries (matrix form)",
+                  quantity.closed_form(), checked=checked)
 
 
 # ---- quantities: what each answer heading means ------------------------------------------------
@@ -268,7 +314,6 @@ class LayerQuantity:
         self.letters = tuple(dict.fromkeys(x for x in (self.out_letter, self.wrt_letter) if x))
 
     def derivation(self):
-        import symderiv as sd
         return _layer_derivation(self.cls, self.wrt)
 
     def closed_form(self) -> str:
@@ -314,21 +359,21 @@ class LayerQuantity:
             J = der.evaluate(x=x, M=M, p=p)
             arrays = {"r": r, "M": M, "x": x, "y": M * x / (1 - p)}
             scal = {("p", False, None, None): p}
-            shown = lambda b: {"r": r[b], "M": M[b], "p": p}  # noqa: E731
+            shown = lambda b: {"r": r[b], "M": M[b], "p": p}
         elif self.cls == "Softmax":
             z = rng.normal(size=(m, n))
             J = der.evaluate(z=z)
             g = np.exp(z) / np.exp(z).sum(1, keepdims=True)
             arrays = {"z": z, "g": g, "S": g, "s": g, "yhat": g}
             scal = {}
-            shown = lambda b: {"z": z[b]}  # noqa: E731
+            shown = lambda b: {"z": z[b]}
         else:
             z = rng.normal(size=(m, n))
             z[0, 0] = 0.0  # the step at 0 is 0
             J = der.evaluate(z=z)
             arrays = {"z": z, "a": np.maximum(z, 0)}
             scal = {}
-            shown = lambda b: {"z": z[b]}  # noqa: E731
+            shown = lambda b: {"z": z[b]}
         for b in range(m):
             table = {(k.removesuffix("hat"), k.endswith("hat"), None, None): v[b] for k, v in arrays.items()}
             table.update(scal)
@@ -341,7 +386,7 @@ class LayerQuantity:
             yield Instance({"n": n}, f"sample {b + 1}", table, entries, shown(b), {"n": n})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layer_derivation(cls, wrt):
     import symderiv as sd
     return getattr(sd, cls)().jacobian(wrt)
@@ -364,7 +409,9 @@ class NetworkQuantity:
             for shape in self.network.validate().shapes.values():
                 for dim in shape:
                     symbols |= {str(f) for f in getattr(dim, "free_symbols", ())}
-            sizes = {s: base + (1 if s.endswith("yb") else 0) for s in sorted(symbols - {"m"})}
+            # every size different from the batch and from each other: then a matrix product and an
+            # elementwise product, or a matrix and its transpose, can never be confused
+            sizes = {s: base + 1 + rank for rank, s in enumerate(sorted(symbols - {"m"}))}
             yield _network_instance(self, base, sizes, seed=k)
 
 
@@ -376,7 +423,8 @@ def _network_instance(q, m, sizes, seed):
     expected = q.derived.evaluate(**arrays)
     entries = [({letter: v + 1 for letter, v in zip(q.letters, position)}, float(expected[position]))
                for position in np.ndindex(expected.shape)]
-    return Instance({"m": m, **sizes}, "", table, entries, shown, scalars, implicit=tuple(q.letters))
+    return Instance({"m": m, **sizes}, "", table, entries, shown, scalars, implicit=tuple(q.letters),
+                    expected=expected)
 
 
 _VALUES: dict = {}
@@ -462,7 +510,7 @@ def resolve_quantity(heading: str, network=None):
     raise ValueError(f"unknown quantity {heading!r}; known: {known}, delta_<node>, dL/d<param>")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_network():
     import symderiv as sd
     return sd.networks.multitask()

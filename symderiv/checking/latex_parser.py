@@ -8,7 +8,9 @@ Supported: ``+ - \\cdot \\times \\odot *`` and juxtaposition, ``\\frac``, ``/``,
 ``^``, ``_``, ``\\sqrt``, ``e^{..}``, ``\\exp``, ``\\log``/``\\ln``,
 ``\\operatorname{sgn}``, ``\\sum`` with or without limits, ``\\hat``,
 ``\\delta_{ij}``, Iverson brackets ``[z > 0]`` / ``\\mathbb{1}[..]``,
-``\\begin{cases} .. \\end{cases}``, ``\\left( \\right)``. Every failure is a
+``\\begin{cases} .. \\end{cases}``, ``\\left( \\right)``, and for matrix forms
+transposes ``^T``/``^\\top`` and ``\\oplus`` (products remember their operator, so
+that :mod:`.matrix_form` can tell ``\\odot`` from a matrix product). Every failure is a
 :class:`ParseError` with the character position and what was expected.
 
 >>> parse(r"\\frac{\\gamma}{m}\\sqrt{\\sigma^2+\\epsilon}").pos
@@ -68,6 +70,7 @@ class Add(Node):
 @dataclass
 class Mul(Node):
     factors: list
+    ops: list = field(default_factory=list)  # between factors: '' (juxtaposition), 'cdot', 'times', 'odot', '*'
 
 
 @dataclass
@@ -80,6 +83,16 @@ class Div(Node):
 class Pow(Node):
     base: Node
     exp: Node
+
+
+@dataclass
+class Transpose(Node):
+    arg: Node
+
+
+@dataclass
+class Concat(Node):
+    parts: list  # a \oplus b \oplus ...: side by side along the feature axis
 
 
 @dataclass
@@ -122,6 +135,7 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigm
 _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\leq": "<=", r"\le": "<=",
               r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", r"\leqslant": "<="}
 _MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
+_TRANSPOSE = {"T", r"\top", r"\intercal"}
 _FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}
 
 
@@ -217,7 +231,7 @@ class Parser:
 
     def starts_factor(self) -> bool:
         tok = self.peek()
-        if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right") \
+        if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right", r"\oplus") \
                 or tok in _RELATIONS or tok in ("=",):
             return False
         return not (tok.startswith("\\") and tok[1:] in ("text", "mathrm") and self._is_text_word())
@@ -234,20 +248,29 @@ class Parser:
         return word in ("if", "otherwise", "else", "for", "and", "when", "if ", "sonst")
 
     def term(self) -> Node:
+        """Products, then ``\\oplus`` (looser than products, tighter than ``+``)."""
         pos = self.pos()
-        factors = [self.factor()]
+        parts = [self.product()]
+        while self.accept(r"\oplus"):
+            parts.append(self.product())
+        return parts[0] if len(parts) == 1 else Concat(parts, pos=pos)
+
+    def product(self) -> Node:
+        pos = self.pos()
+        factors, ops = [self.factor()], []
         while True:
             if self.peek() in _MULOPS:
-                self.take()
+                ops.append(self.take().lstrip("\\"))
                 factors.append(self.factor())
             elif self.peek() == "/":
                 self.take()
-                factors = [Div(_mul(factors, pos), self.factor(), pos=pos)]
+                factors, ops = [Div(_mul(factors, ops, pos), self.factor(), pos=pos)], []
             elif self.starts_factor():
+                ops.append("")
                 factors.append(self.factor())
             else:
                 break
-        return _mul(factors, pos)
+        return _mul(factors, ops, pos)
 
     def factor(self) -> Node:
         pos = self.pos()
@@ -257,10 +280,10 @@ class Parser:
         base = self.atom()
         while self.peek() == "^":
             self.take()
-            if self.peek() in (r"\top", "T", r"\intercal") or self.peek() == "{" and self.peek(1) in (
-                    r"\top", "T") and self.peek(2) == "}":
-                raise ParseError("transposes (matrix forms) are not supported; write the index form",
-                                 self.pos(), self.text)
+            if self.peek() in _TRANSPOSE or self.peek() == "{" and self.peek(1) in _TRANSPOSE and self.peek(2) == "}":
+                self.i += 1 if self.peek() in _TRANSPOSE else 3
+                base = Transpose(base, pos=pos)
+                continue
             base = Pow(base, self.group(), pos=pos)
             if self.peek() == "_" and isinstance(base.base, Sym) and not base.base.sub:  # \sigma^2_j
                 self.take()
@@ -412,7 +435,7 @@ class Parser:
             hi = self.group()
         if var is None or not re.fullmatch(r"[A-Za-z]", var):
             raise ParseError("expected a summation index letter after \\sum_", pos, self.text)
-        return SumNode(var, lo, hi, self.term(), pos=pos)
+        return SumNode(var, lo, hi, self.product(), pos=pos)
 
     def bracket(self, iverson_only: bool = False) -> Node:
         pos = self.pos()
@@ -472,8 +495,8 @@ class Parser:
         return Cases(branches, pos=pos)
 
 
-def _mul(factors: list, pos: int) -> Node:
-    return factors[0] if len(factors) == 1 else Mul(factors, pos=pos)
+def _mul(factors: list, ops: list, pos: int) -> Node:
+    return factors[0] if len(factors) == 1 else Mul(factors, ops, pos=pos)
 
 
 def parse(text: str) -> Node:

@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 
+from symderiv.checking.latex_parser import GREEK as _GREEK
+from symderiv.emitting.files import GENERATED_MARK
 from symderiv.emitting.latex_env import escape_latex
 
 MARK = {"correct": "correct", "wrong": "WRONG", "unreadable": "UNREADABLE"}
@@ -14,7 +16,7 @@ def _fmt(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items())
     if isinstance(value, (np.ndarray, list, tuple)):
-        return np.array2string(np.asarray(value, dtype=float), precision=4, separator=", ")
+        return np.array2string(np.asarray(value, dtype=float), precision=4, separator=", ", max_line_width=10_000)
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
     return str(value)
@@ -32,10 +34,14 @@ def details(result) -> list[str]:
             lines.append("             " + " " * int(match.group(1)) + "^")
     ce = result.counterexample
     if ce:
-        lines += [f"    sizes: {_fmt(ce['sizes'])}" + (f", {ce['where']}" if ce["where"] else ""),
-                  f"    entry: {_fmt(ce['entry'])}",
-                  f"    values: {_fmt(ce['values'])}",
-                  f"    yours: {_fmt(ce['student'])}   right: {_fmt(ce['expected'])}"]
+        lines.append(f"    sizes: {_fmt(ce['sizes'])}" + (f", {ce['where']}" if ce["where"] else ""))
+        if "entry" in ce:
+            lines.append(f"    entry: {_fmt(ce['entry'])}")
+        lines.append(f"    values: {_fmt(ce['values'])}")
+        if "student" in ce:
+            lines.append(f"    yours: {_fmt(ce['student'])}   right: {_fmt(ce['expected'])}")
+        if "shapes" in ce:
+            lines.append(f"    shape of yours: {ce['shapes']['yours']}   right: {ce['shapes']['right']}")
     if result.closed_form:
         lines.append(f"    derived: {result.closed_form}")
         lines.append(f"    yours:   {result.answer.latex}")
@@ -52,8 +58,24 @@ def terminal(results) -> str:
     return "\n".join(out) + "\n"
 
 
+_MATH_WORDS = {"frac", "dfrac", "tfrac", "sqrt", "sum", "hat", "widehat", "cdot", "times", "odot", "oplus", "top",
+               "intercal", "exp", "log", "ln", "operatorname", "mathrm", "mathbb", "mathbf", "mathds", "text",
+               "textrm", "begin", "end", "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl",
+               "Bigr", "displaystyle", "limits", "quad", "qquad", "neq", "ne", "leq", "le", "geq", "ge",
+               "geqslant", "leqslant", "lparen", "sgn", "varepsilon"} | set(_GREEK)
+
+
+def _safe_math(formula: str) -> bool:
+    """Only commands of the grammar the checker reads, and only the cases environment, go into math mode."""
+    words = re.findall(r"\\([A-Za-z]+)", formula)
+    environments = re.findall(r"\\(?:begin|end)\s*\{([^}]*)\}", formula)
+    if any(bad in formula for bad in ("^^", "%", "#", "$")):  # TeX's ^^ character codes, comments, parameters
+        return False
+    return all(w in _MATH_WORDS for w in words) and all(e.strip() in ("cases", "dcases") for e in environments)
+
+
 def markdown(results) -> str:
-    out = ["# symderiv check", "", "| line | quantity | result |", "|---|---|---|"]
+    out = [f"<!-- {GENERATED_MARK} check -->", "# symderiv check", "", "| line | quantity | result |", "|---|---|---|"]
     out += [f"| {r.answer.line} | `{r.answer.quantity}` | {MARK[r.status]} |" for r in results]
     for r in results:
         if r.status != "correct":
@@ -62,18 +84,20 @@ def markdown(results) -> str:
 
 
 def latex(results) -> str:
-    out = [r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\usepackage[margin=2cm]{geometry}",
+    out = [f"% {GENERATED_MARK} check", r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\usepackage[margin=2cm]{geometry}",
            r"\begin{document}", r"\section*{symderiv check}"]
     for r in results:
         out.append(rf"\subsection*{{Line {r.answer.line}: {escape_latex(r.answer.quantity)} --- "
                    rf"{escape_latex(MARK[r.status])}}}")
-        if r.status != "unreadable":
+        if r.status != "unreadable" and _safe_math(r.answer.latex):
             out.append(rf"Yours: \[ {r.answer.latex} \]")
         else:
-            out.append(r"Yours (unreadable): \texttt{" + escape_latex(r.answer.latex) + "}")
+            label = "unreadable" if r.status == "unreadable" else "shown as written"
+            out.append(rf"Yours ({label}): \texttt{{" + escape_latex(r.answer.latex) + "}")
         if r.status != "correct":
             if r.closed_form:
                 out.append(rf"Derived: \[ {r.closed_form} \]")
-            out.append(r"\begin{verbatim}" + "\n" + "\n".join(details(r)) + "\n" + r"\end{verbatim}")
+            inert = "\n".join(details(r)).replace("\\end{verbatim}", "\\end {verbatim}")  # verbatim to the end
+            out.append(r"\begin{verbatim}" + "\n" + inert + "\n" + r"\end{verbatim}")
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ def add_parser(sub) -> None:
     parser.add_argument("answers", help="the answer file")
     parser.add_argument("--spec", help="network TOML file for delta_/dL/d answers (default: multitask)")
     parser.add_argument("--report", help="also write a report: FILE.md (Markdown) or FILE.tex (LaTeX)")
+    parser.add_argument("--force", action="store_true", help="overwrite a report file that symderiv did not write")
     parser.set_defaults(run=run)
 
 
@@ -16,15 +17,18 @@ def run(args) -> int:
     from pathlib import Path
 
     from symderiv.checking import check_file, report
+    from symderiv.emitting.files import has_generated_mark, write_generated
     network = None
     if args.spec:
         import symderiv as sd
         network = sd.Network.from_toml(args.spec)
     if args.report and Path(args.report).suffix not in (".md", ".tex"):
         raise ValueError(f"{args.report}: the report must end in .md or .tex")
+    if args.report and Path(args.report).exists() and not args.force and not has_generated_mark(Path(args.report)):
+        raise FileExistsError(f"{args.report}: exists and was not written by symderiv; pass --force to overwrite it")
     results = check_file(args.answers, network)
     print(report.terminal(results), end="")
     if args.report:
         text = report.markdown(results) if args.report.endswith(".md") else report.latex(results)
-        Path(args.report).write_text(text, encoding="utf-8")
+        write_generated(Path(args.report), text, force=args.force)
     return 0 if all(r.status == "correct" for r in results) else 1
