@@ -175,29 +175,51 @@ def _canonical(expr: sp.Expr):
     return renamed.xreplace(mapping), tuple(free)
 
 
-def _candidates(expr: sp.Expr):
-    """Subexpressions worth naming: reductions and functions, and products/sums not wider than an array they read."""
-    for sub in sp.preorder_traversal(expr):
-        if isinstance(sub, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number, sp.IndexedBase, sp.Tuple)) \
-                or not isinstance(sub, sp.Expr):
-            continue
-        if isinstance(sub, sp.Mul) and len(sub.args) == 2 and sub.args[0] == -1:
-            continue
-        free = free_indices(sub)
-        arrays = [set(e.indices) for e in sub.atoms(sp.Indexed)]
-        if free and not any(free <= a for a in arrays) and not isinstance(sub, sp.Sum):
-            continue  # would materialise something bigger than what it reads
-        yield sub
+def _candidate(sub: sp.Basic) -> bool:
+    """Whether a subexpression is worth naming: a reduction or function, or a product/sum not wider than an
+    array it reads."""
+    if isinstance(sub, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number, sp.IndexedBase, sp.Tuple)) \
+            or not isinstance(sub, sp.Expr):
+        return False
+    if isinstance(sub, sp.Mul) and len(sub.args) == 2 and sub.args[0] == -1:
+        return False
+    free = free_indices(sub)
+    arrays = [set(e.indices) for e in sub.atoms(sp.Indexed)]
+    return not (free and not any(free <= a for a in arrays) and not isinstance(sub, sp.Sum))  # no wider array
+
+
+def _counts(definitions: list[Definition], shared: set) -> Counter:
+    """Occurrences of each candidate; the inside of a ``shared`` one is counted once, where it is computed."""
+    counts, inside = Counter(), set()
+
+    def visit(sub):
+        if _candidate(sub):
+            key = _canonical(sub)[0]
+            counts[key] += 1
+            if key in shared:
+                if key in inside:
+                    return
+                inside.add(key)
+        for arg in sub.args:
+            visit(arg)
+
+    for definition in definitions:
+        visit(definition.expr)
+    return counts
 
 
 def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> list[Definition]:
-    """Name each subexpression that occurs more than once, define it before its first use, and reuse it."""
-    counts = Counter()
-    for definition in definitions:
-        for sub in _candidates(definition.expr):
-            key = _canonical(sub)[0]
-            counts[key] += 1
-    shared = {key for key, n in counts.items() if n > 1}
+    """Name each subexpression that occurs more than once, define it before its first use, and reuse it.
+
+    A subexpression found only inside occurrences of a bigger shared one is
+    not named apart: it is computed once with it.
+    """
+    shared = {key for key, n in _counts(definitions, set()).items() if n > 1}
+    while True:
+        fewer = {key for key, n in _counts(definitions, shared).items() if n > 1 and key in shared}
+        if fewer == shared:
+            break
+        shared = fewer
     named: dict = {}  # key -> Definition over canonical free indices
     result = []
     taken = {_label(d) for d in definitions}
