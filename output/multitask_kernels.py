@@ -163,21 +163,21 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "yhat_b": yhat_b,
         "y_b": y_b,
         "t1": t1,
+        "c_2b": c_2b,
         "theta_2b": theta_2b,
         "size_n_1b": size_n_1b,
         "xhat_n_1b": xhat_n_1b,
         "gamma": gamma,
         "t3": t3,
         "z_1b": z_1b,
+        "x": x,
         "t4": t4,
         "n_ya": n_ya,
+        "d_1a": d_1a,
         "theta_2a": theta_2a,
         "M": M,
         "t0": t0,
         "z_1a": z_1a,
-        "x": x,
-        "d_1a": d_1a,
-        "c_2b": c_2b,
     }
 
 
@@ -207,27 +207,32 @@ def backward(cache):
     yhat_b = cache["yhat_b"]
     y_b = cache["y_b"]
     t1 = cache["t1"]
+    c_2b = cache["c_2b"]
     theta_2b = cache["theta_2b"]
     size_n_1b = cache["size_n_1b"]
     xhat_n_1b = cache["xhat_n_1b"]
     gamma = cache["gamma"]
     t3 = cache["t3"]
     z_1b = cache["z_1b"]
+    x = cache["x"]
     t4 = cache["t4"]
     n_ya = cache["n_ya"]
+    d_1a = cache["d_1a"]
     theta_2a = cache["theta_2a"]
     M = cache["M"]
     t0 = cache["t0"]
     z_1a = cache["z_1a"]
-    x = cache["x"]
-    d_1a = cache["d_1a"]
-    c_2b = cache["c_2b"]
     delta_z_2b = yhat_b - y_b
     delta_z_2b *= t1
+    grad_theta_2b = delta_z_2b.T @ c_2b
+    grad_b_2b = delta_z_2b.sum(axis=0)
     delta_c_2b = delta_z_2b @ theta_2b
+    del delta_z_2b
     delta_n_1b = delta_c_2b[:, :size_n_1b]
     t5 = delta_n_1b.sum(axis=0)
+    grad_beta = t5
     t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
+    grad_gamma = t6
     delta_a_1b = -t1 * t6 * xhat_n_1b
     delta_a_1b += delta_n_1b
     delta_a_1b -= t1 * t5
@@ -235,10 +240,16 @@ def backward(cache):
     del delta_n_1b
     delta_z_1b = delta_a_1b
     delta_z_1b *= z_1b > 0
+    grad_theta_1b = delta_z_1b.T @ x
+    grad_b_1b = delta_z_1b.sum(axis=0)
+    del delta_z_1b
     delta_yhat_a = t1 * t4
     delta_yhat_a += delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
     del delta_c_2b
+    grad_theta_2a = delta_yhat_a.T @ d_1a
+    grad_b_2a = delta_yhat_a.sum(axis=0)
     delta_d_1a = delta_yhat_a @ theta_2a
+    del delta_yhat_a
     delta_a_1a = delta_d_1a
     delta_a_1a *= M
     delta_a_1a *= t0
@@ -247,17 +258,6 @@ def backward(cache):
     grad_theta_1a = delta_z_1a.T @ x
     grad_b_1a = delta_z_1a.sum(axis=0)
     del delta_z_1a
-    grad_theta_2a = delta_yhat_a.T @ d_1a
-    grad_b_2a = delta_yhat_a.sum(axis=0)
-    del delta_yhat_a
-    grad_theta_1b = delta_z_1b.T @ x
-    grad_b_1b = delta_z_1b.sum(axis=0)
-    del delta_z_1b
-    grad_gamma = t6
-    grad_beta = t5
-    grad_theta_2b = delta_z_2b.T @ c_2b
-    grad_b_2b = delta_z_2b.sum(axis=0)
-    del delta_z_2b
     return {
         "theta_1a": grad_theta_1a,
         "b_1a": grad_b_1a,
@@ -349,9 +349,11 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     t3 = 1 / np.sqrt(eps + var_n_1b)
     xhat_n_1b = t2
     xhat_n_1b *= t3
-    n_1b = gamma * xhat_n_1b
+    c_2b = np.empty((m, size_n_1b + n_ya), dtype=dtype)
+    n_1b = c_2b[:, :size_n_1b]
+    np.multiply(gamma, xhat_n_1b, out=n_1b)
     n_1b += beta
-    c_2b = np.concatenate((n_1b, yhat_a), axis=1)
+    c_2b[:, size_n_1b:] = yhat_a
     del n_1b
     z_2b = c_2b @ theta_2b.T
     z_2b += b_2b
@@ -369,10 +371,16 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_z_2b = yhat_b
     delta_z_2b -= y_b
     delta_z_2b *= t1
+    grad_theta_2b = delta_z_2b.T @ c_2b
+    del c_2b
+    grad_b_2b = delta_z_2b.sum(axis=0)
     delta_c_2b = delta_z_2b @ theta_2b
+    del delta_z_2b
     delta_n_1b = delta_c_2b[:, :size_n_1b]
     t5 = delta_n_1b.sum(axis=0)
+    grad_beta = t5
     t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
+    grad_gamma = t6
     delta_a_1b = xhat_n_1b
     delta_a_1b *= -t1 * t6
     delta_a_1b += delta_n_1b
@@ -382,11 +390,18 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_z_1b = delta_a_1b
     delta_z_1b *= z_1b > 0
     del z_1b
+    grad_theta_1b = delta_z_1b.T @ x
+    grad_b_1b = delta_z_1b.sum(axis=0)
+    del delta_z_1b
     delta_yhat_a = t4
     delta_yhat_a *= t1
     delta_yhat_a += delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
     del delta_c_2b
+    grad_theta_2a = delta_yhat_a.T @ d_1a
+    del d_1a
+    grad_b_2a = delta_yhat_a.sum(axis=0)
     delta_d_1a = delta_yhat_a @ theta_2a
+    del delta_yhat_a
     delta_a_1a = delta_d_1a
     delta_a_1a *= M
     delta_a_1a *= t0
@@ -396,19 +411,6 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     grad_theta_1a = delta_z_1a.T @ x
     grad_b_1a = delta_z_1a.sum(axis=0)
     del delta_z_1a
-    grad_theta_2a = delta_yhat_a.T @ d_1a
-    del d_1a
-    grad_b_2a = delta_yhat_a.sum(axis=0)
-    del delta_yhat_a
-    grad_theta_1b = delta_z_1b.T @ x
-    grad_b_1b = delta_z_1b.sum(axis=0)
-    del delta_z_1b
-    grad_gamma = t6
-    grad_beta = t5
-    grad_theta_2b = delta_z_2b.T @ c_2b
-    del c_2b
-    grad_b_2b = delta_z_2b.sum(axis=0)
-    del delta_z_2b
     L = float(L)
     return L, {
         "theta_1a": grad_theta_1a,
@@ -585,13 +587,13 @@ def batchnorm_backward(dout, cache):
     t2 = cache["t2"]
     _check("dout", dout, (m, n), "(m, n)")
     t3 = dout.sum(axis=0)
+    dbeta = t3
     t4 = np.einsum("ab,ab->b", xhat, dout)
     dx = -t0 * t4 * xhat
     dx += dout
     dx -= t0 * t3
     dx *= gamma * t2
     dgamma = t4
-    dbeta = t3
     return dx, dgamma, dbeta
 
 

@@ -8,6 +8,9 @@ in evaluation order, and knows no layer:
   ``e_u / Σ_k e_k`` with ``e = exp(z − max z)``, and any ``log`` of such a
   definition into ``z − max z − log Σ_k e_k`` (no overflow, no ``log 0``).
 * :func:`prune` drops definitions nothing needs.
+* :func:`hoist_results` moves each definition nothing else reads (a gradient,
+  a loss) up to just after what it reads, so that its operands can be let go
+  sooner.
 * :func:`common_subexpressions` names every reduction or elementwise
   subexpression used more than once (bound indices compared up to renaming)
   and computes it once.
@@ -144,6 +147,20 @@ def prune(definitions: list[Definition], keep: set) -> list[Definition]:
             needed |= uses(definition.expr)
             result.append(definition)
     return result[::-1]
+
+
+def hoist_results(definitions: list[Definition]) -> list[Definition]:
+    """The definitions with each one that no other reads placed right after the last one it reads."""
+    bases = {d.base for d in definitions}
+    read = set().union(*(uses(d.expr) for d in definitions)) if definitions else set()
+    rest = [d for d in definitions if d.base in read]
+    for definition in (d for d in definitions if d.base not in read):
+        needs = uses(definition.expr) & bases
+        at = max((n + 1 for n, d in enumerate(rest) if d.base in needs), default=0)
+        while at < len(rest) and rest[at].base not in read:  # after results already placed there
+            at += 1
+        rest.insert(at, definition)
+    return rest
 
 
 # ---- common subexpressions ------------------------------------------------------------------
