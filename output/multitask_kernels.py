@@ -349,11 +349,9 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     t3 = 1 / np.sqrt(eps + var_n_1b)
     xhat_n_1b = t2
     xhat_n_1b *= t3
-    c_2b = np.empty((m, size_n_1b + n_ya), dtype=dtype)
-    n_1b = c_2b[:, :size_n_1b]
-    np.multiply(gamma, xhat_n_1b, out=n_1b)
+    n_1b = gamma * xhat_n_1b
     n_1b += beta
-    c_2b[:, size_n_1b:] = yhat_a
+    c_2b = np.concatenate((n_1b, yhat_a), axis=1)
     del n_1b
     z_2b = c_2b @ theta_2b.T
     z_2b += b_2b

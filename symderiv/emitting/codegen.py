@@ -117,8 +117,7 @@ def _viewed(code: str) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=frozenset(),
-                typed: bool = False) -> list[str]:
+def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=frozenset()) -> list[str]:
     """The definitions printed; arrays the function owns are reused in place or let go once nothing reads them.
 
     An array is owned if a statement here makes it new (not a view) and it
@@ -126,9 +125,7 @@ def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=f
     or alias. It is offered to the statement that reads it last (see
     :meth:`ArrayCodePrinter.statement`). Any other array of two or more axes
     made here and not kept is deleted after its last use, so that its memory
-    serves the arrays made after it. Where ``dtype`` is bound (``typed``), an
-    owned array whose last use is a concatenation is computed straight into
-    its part of the concatenated array (no array of its own, no copy).
+    serves the arrays made after it.
     """
     names = [printer.names.get(d.base, _label(d.base)) for d in definitions]
     codes = [printer.aligned(d.expr, d.indices) for d in definitions]
@@ -137,32 +134,10 @@ def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=f
     viewed = {_viewed(code) for code in codes}
     owned = {name for name, code in zip(names, codes) if new_array(code) and name not in keep and name not in viewed}
     big = {name for name, d in zip(names, definitions) if len(d.indices) >= 2 and name not in keep}
-    position = {name: k for k, name in enumerate(names)}
-    parts, joins = {}, {}  # piece name -> (joined name, selector); joined name -> pieces
-    for k, (definition, name) in enumerate(zip(definitions, names)):
-        pieces = printer.concatenation(definition.expr, tuple(definition.indices)) if typed else None
-        if pieces is not None:
-            joins[name] = pieces
-            parts.update({piece: (name, selector) for piece, selector in pieces
-                          if piece in owned and last[piece] == k and position.get(piece, k) < k})
-    made, written = set(), set()
     lines = []
     for k, (definition, name) in enumerate(zip(definitions, names)):
         donors = {n for n in reads[k] if n in owned and last[n] == k}
         printed = printer.statement(name, definition.expr, definition.indices, donors)
-        if name in parts:
-            joined, selector = parts[name]
-            direct = printer.write_into(printed, name, f"{joined}[{selector}]")
-            if direct is not None:
-                if joined not in made:
-                    made.add(joined)
-                    shape = _tuple([printer.aligned(i.upper + 1 - i.lower, ()) for i in definitions[position[joined]]
-                                    .indices])
-                    lines.append(f"{joined} = np.empty({shape}, dtype=dtype)")
-                written.add(name)
-                printed = direct
-        if name in made:
-            printed = [f"{name}[{selector}] = {piece}" for piece, selector in joins[name] if piece not in written]
         lines += printed
         dead = sorted(n for n in reads[k] if n in big and last[n] == k and f"{name} = {n}" not in printed)
         if dead:
@@ -209,11 +184,11 @@ def _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes, out
     returned = {printer.names.get(b, _label(b)) for b in keep}
     bwd_lines = _statements(hoist_results(backward), printer, returned)
     cache = _loaded(bwd_lines)
-    fwd_lines = _statements(forward, printer, {*outputs, *cache}, typed=True)
+    fwd_lines = _statements(forward, printer, {*outputs, *cache})
     fused = None
     if loss is not None:
         fused = head + _statements(hoist_results(prune([*forward, *backward], {*keep, loss})), printer,
-                                   {*returned, printer.names.get(loss, _label(loss))}, typed=True)
+                                   {*returned, printer.names.get(loss, _label(loss))})
     return head + fwd_lines, bwd_lines, cache, fused
 
 

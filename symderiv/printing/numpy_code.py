@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import string
 
-import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -41,10 +40,6 @@ class MaxOver(sp.Function):
     @property
     def bound(self) -> sp.Idx:
         return self.args[1]
-
-
-_UFUNCS = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply", ast.Div: "np.true_divide",
-           ast.MatMult: "np.matmul"}
 
 
 def _reads(expr: sp.Basic, base) -> int:
@@ -203,60 +198,6 @@ class ArrayCodePrinter:
         finally:
             self._hint = previous
         return lines if lines is not None else [f"{target} = {self.aligned(expr, axes)}"]
-
-    @staticmethod
-    def write_into(lines: list[str], target: str, buffer: str) -> list[str] | None:
-        """``lines`` (from :meth:`statement`) rewritten to leave their result in ``buffer`` (an array or a view
-        of one), the first operation given ``out=``; None if it is not one operation that can.
-
-        >>> ArrayCodePrinter.write_into(["y = g * x", "y += b"], "y", "c[:, :n]")
-        ['y = c[:, :n]', 'np.multiply(g, x, out=y)', 'y += b']
-        """
-        first = ast.parse(lines[0]).body[0]
-        if not (isinstance(first, ast.Assign) and [t.id for t in first.targets if isinstance(t, ast.Name)] == [target]):
-            return None
-        value = first.value
-        if isinstance(value, ast.BinOp) and type(value.op) in _UFUNCS:
-            call = f"{_UFUNCS[type(value.op)]}({ast.unparse(value.left)}, {ast.unparse(value.right)}, out={target})"
-        elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
-            call = f"np.negative({ast.unparse(value.operand)}, out={target})"
-        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.keywords \
-                and ast.unparse(value.func.value) == "np" and isinstance(getattr(np, value.func.attr, None), np.ufunc) \
-                and len(value.args) == getattr(np, value.func.attr).nin:
-            call = f"{ast.unparse(value)[:-1]}, out={target})"
-        else:
-            return None
-        return [f"{target} = {buffer}", call, *lines[1:]]
-
-    def concatenation(self, expr: sp.Expr, axes: tuple):
-        """[(name, selector)] for the two arrays ``expr`` joins along one of ``axes``, if it joins two whole arrays
-        laid out like it; else None.
-
-        >>> from symderiv.layers.indices import make_index
-        >>> m, n1, n2 = sp.symbols("m n1 n2", integer=True, positive=True)
-        >>> i, u = make_index("i", m), make_index("u", n1 + n2)
-        >>> a = sp.IndexedBase("a", shape=(m, n1))
-        >>> b = sp.IndexedBase("b", shape=(m, n2))
-        >>> ArrayCodePrinter().concatenation(sp.Piecewise((a[i, u], u < n1), (b[i, u - n1], True)), (i, u))
-        [('a', ':, :n1'), ('b', ':, n1:')]
-        """
-        if not isinstance(expr, sp.Piecewise) or len(expr.args) != 2 or expr.args[1][1] != sp.true:
-            return None
-        (first, cond), (second, _) = expr.args
-        split = self._index_split(cond)
-        if split is None or split[0] not in axes:
-            return None
-        index, cut = split
-        axis = axes.index(index)
-        cut_code = self._scalar(cut - index.lower)
-        pieces = []
-        for value, piece, selector in ((first, sp.Idx(index.label, (index.lower, cut - 1)), f":{cut_code}"),
-                                       (second, sp.Idx(index.label, (cut, index.upper)), f"{cut_code}:")):
-            code, have = self.translate(value.xreplace({index: piece}))
-            if not code.isidentifier() or have != tuple(piece if a == index else a for a in axes):
-                return None
-            pieces.append((code, ", ".join([":"] * axis + [selector])))
-        return pieces
 
     def _into(self, target, expr, axes, donors, whole):
         """Lines leaving ``expr`` (a sum or product over ``axes``) in ``target``, built in place; or None."""
