@@ -28,7 +28,7 @@ def _array(value, name, ndim, shape_text):
 
 def _dtype(*arrays):
     """The floating dtype of the arrays (float64 if none is floating)."""
-    floating = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    floating = [a.dtype for a in arrays if a.dtype.kind == "f"]
     return np.result_type(*floating) if floating else np.dtype(np.float64)
 
 
