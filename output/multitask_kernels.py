@@ -124,7 +124,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     z_1b += b_1b
     a_1b = np.maximum(z_1b, 0)
     t1 = 1 / m
-    mu_n_1b = t1 * a_1b.sum(axis=0)
+    mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
     t2 = a_1b - mu_n_1b
     var_n_1b = t1 * np.einsum("ab,ab->b", t2, t2)
     t3 = 1 / np.sqrt(eps + var_n_1b)
@@ -137,7 +137,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     z_2b += b_2b
     yhat_b_max = z_2b.max(axis=1)
     yhat_b_exp = np.exp(z_2b - yhat_b_max[:, None])
-    yhat_b_sum = yhat_b_exp.sum(axis=1)
+    yhat_b_sum = yhat_b_exp @ np.ones(n_yb, dtype=yhat_b_exp.dtype)
     yhat_b = yhat_b_exp
     yhat_b *= (1 / yhat_b_sum)[:, None]
     t4 = yhat_a - y_a
@@ -164,6 +164,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "y_b": y_b,
         "t1": t1,
         "c_2b": c_2b,
+        "m": m,
         "theta_2b": theta_2b,
         "size_n_1b": size_n_1b,
         "xhat_n_1b": xhat_n_1b,
@@ -208,6 +209,7 @@ def backward(cache):
     y_b = cache["y_b"]
     t1 = cache["t1"]
     c_2b = cache["c_2b"]
+    m = cache["m"]
     theta_2b = cache["theta_2b"]
     size_n_1b = cache["size_n_1b"]
     xhat_n_1b = cache["xhat_n_1b"]
@@ -225,11 +227,11 @@ def backward(cache):
     delta_z_2b = yhat_b - y_b
     delta_z_2b *= t1
     grad_theta_2b = delta_z_2b.T @ c_2b
-    grad_b_2b = delta_z_2b.sum(axis=0)
+    grad_b_2b = np.ones(m, dtype=delta_z_2b.dtype) @ delta_z_2b
     delta_c_2b = delta_z_2b @ theta_2b
     del delta_z_2b
     delta_n_1b = delta_c_2b[:, :size_n_1b]
-    t5 = delta_n_1b.sum(axis=0)
+    t5 = np.ones(m, dtype=delta_n_1b.dtype) @ delta_n_1b
     grad_beta = t5
     t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
     grad_gamma = t6
@@ -241,13 +243,13 @@ def backward(cache):
     delta_z_1b = delta_a_1b
     delta_z_1b *= z_1b > 0
     grad_theta_1b = delta_z_1b.T @ x
-    grad_b_1b = delta_z_1b.sum(axis=0)
+    grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
     del delta_z_1b
     delta_yhat_a = t1 * t4
     delta_yhat_a += delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
     del delta_c_2b
     grad_theta_2a = delta_yhat_a.T @ d_1a
-    grad_b_2a = delta_yhat_a.sum(axis=0)
+    grad_b_2a = np.ones(m, dtype=delta_yhat_a.dtype) @ delta_yhat_a
     delta_d_1a = delta_yhat_a @ theta_2a
     del delta_yhat_a
     delta_a_1a = delta_d_1a
@@ -256,7 +258,7 @@ def backward(cache):
     delta_z_1a = delta_a_1a
     delta_z_1a *= z_1a > 0
     grad_theta_1a = delta_z_1a.T @ x
-    grad_b_1a = delta_z_1a.sum(axis=0)
+    grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
     del delta_z_1a
     return {
         "theta_1a": grad_theta_1a,
@@ -342,7 +344,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     z_1b += b_1b
     a_1b = np.maximum(z_1b, 0)
     t1 = 1 / m
-    mu_n_1b = t1 * a_1b.sum(axis=0)
+    mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
     t2 = a_1b
     t2 -= mu_n_1b
     var_n_1b = t1 * np.einsum("ab,ab->b", t2, t2)
@@ -357,7 +359,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     z_2b += b_2b
     yhat_b_max = z_2b.max(axis=1)
     yhat_b_exp = np.exp(z_2b - yhat_b_max[:, None])
-    yhat_b_sum = yhat_b_exp.sum(axis=1)
+    yhat_b_sum = yhat_b_exp @ np.ones(n_yb, dtype=yhat_b_exp.dtype)
     yhat_b = yhat_b_exp
     yhat_b *= (1 / yhat_b_sum)[:, None]
     t4 = yhat_a
@@ -371,11 +373,11 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_z_2b *= t1
     grad_theta_2b = delta_z_2b.T @ c_2b
     del c_2b
-    grad_b_2b = delta_z_2b.sum(axis=0)
+    grad_b_2b = np.ones(m, dtype=delta_z_2b.dtype) @ delta_z_2b
     delta_c_2b = delta_z_2b @ theta_2b
     del delta_z_2b
     delta_n_1b = delta_c_2b[:, :size_n_1b]
-    t5 = delta_n_1b.sum(axis=0)
+    t5 = np.ones(m, dtype=delta_n_1b.dtype) @ delta_n_1b
     grad_beta = t5
     t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
     grad_gamma = t6
@@ -389,7 +391,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_z_1b *= z_1b > 0
     del z_1b
     grad_theta_1b = delta_z_1b.T @ x
-    grad_b_1b = delta_z_1b.sum(axis=0)
+    grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
     del delta_z_1b
     delta_yhat_a = t4
     delta_yhat_a *= t1
@@ -397,7 +399,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     del delta_c_2b
     grad_theta_2a = delta_yhat_a.T @ d_1a
     del d_1a
-    grad_b_2a = delta_yhat_a.sum(axis=0)
+    grad_b_2a = np.ones(m, dtype=delta_yhat_a.dtype) @ delta_yhat_a
     delta_d_1a = delta_yhat_a @ theta_2a
     del delta_yhat_a
     delta_a_1a = delta_d_1a
@@ -407,7 +409,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_z_1a *= z_1a > 0
     del z_1a
     grad_theta_1a = delta_z_1a.T @ x
-    grad_b_1a = delta_z_1a.sum(axis=0)
+    grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
     del delta_z_1a
     L = float(L)
     return L, {
@@ -462,7 +464,7 @@ def linear_backward(dout, cache):
     _check("dout", dout, (m, n_out), "(m, n_out)")
     dx = dout @ theta
     dtheta = dout.T @ x
-    db = dout.sum(axis=0)
+    db = np.ones(m, dtype=dout.dtype) @ dout
     return dx, dtheta, db
 
 
@@ -558,7 +560,7 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-05):
     _check("beta", beta, (n,), "(n,)")
     eps = float(eps)
     t0 = 1 / m
-    mu = t0 * x.sum(axis=0)
+    mu = t0 * (np.ones(m, dtype=x.dtype) @ x)
     t1 = x - mu
     var = t0 * np.einsum("ab,ab->b", t1, t1)
     t2 = 1 / np.sqrt(eps + var)
@@ -584,7 +586,7 @@ def batchnorm_backward(dout, cache):
     gamma = cache["gamma"]
     t2 = cache["t2"]
     _check("dout", dout, (m, n), "(m, n)")
-    t3 = dout.sum(axis=0)
+    t3 = np.ones(m, dtype=dout.dtype) @ dout
     dbeta = t3
     t4 = np.einsum("ab,ab->b", xhat, dout)
     dx = -t0 * t4 * xhat
@@ -643,7 +645,7 @@ def softmax_forward(z):
     _check("z", z, (m, n), "(m, n)")
     g_max = z.max(axis=1)
     g_exp = np.exp(z - g_max[:, None])
-    g_sum = g_exp.sum(axis=1)
+    g_sum = g_exp @ np.ones(n, dtype=g_exp.dtype)
     g = g_exp
     g *= (1 / g_sum)[:, None]
     return g, {"m": m, "n": n, "g": g}

@@ -60,6 +60,14 @@ def _floating(expr: sp.Basic) -> bool:
     return any(_floating(a) for a in expr.args)
 
 
+def _named(code: str) -> bool:
+    """Whether ``code`` is a variable or a slice of one (cheap to write twice)."""
+    node = ast.parse(code, mode="eval").body
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
 def new_array(code: str) -> bool:
     """Whether ``code`` evaluates to a new array (an operation), not a view of one (a name, slice, ``.T``)."""
     node = ast.parse(code, mode="eval").body
@@ -354,8 +362,20 @@ class ArrayCodePrinter:
 
     def _factor(self, code, have, axes, expr, divide=False) -> str:
         code = self._broadcast(code, have, axes)
-        needs = isinstance(expr, sp.Add) or code.startswith("-") or (divide and not self._atomic(code))
+        needs = isinstance(expr, sp.Add) or code.startswith("-") or (divide and not self._atomic(code)) \
+            or self._matrix_product(code)  # v * (a @ b), not (v * a) @ b
         return f"({code})" if needs else code
+
+    @staticmethod
+    def _matrix_product(code: str) -> bool:
+        """Whether ``code`` has a matrix product ``@`` at its top level."""
+        depth = 0
+        for ch in code:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth == 0 and ch == "@":
+                return True
+        return False
 
     @staticmethod
     def _atomic(code: str) -> bool:
@@ -487,6 +507,11 @@ class ArrayCodePrinter:
             code = f"{code}*{'*'.join(self._scalar(k.upper + 1) for k in missing)}"
         if not axis:
             return code, keep
+        if self.fuse and len(have) == 2 and len(axis) == 1 and not missing and _named(code):
+            # a sum over one axis of a matrix: a matrix-vector product with ones (BLAS, about twice as fast)
+            k = have[axis[0]]
+            ones = f"{self.np}.ones({self._scalar(k.upper + 1 - k.lower)}, dtype={code}.dtype)"
+            return (f"({ones} @ {code})" if axis[0] == 0 else f"({code} @ {ones})"), keep
         axis_code = axis[0] if len(axis) == 1 else axis
         return f"{self._wrap(code)}.sum(axis={axis_code})", keep
 
