@@ -28,7 +28,7 @@ def _array(value, name, ndim, shape_text):
 
 def _dtype(*arrays):
     """The floating dtype of the arrays (float64 if none is floating)."""
-    floating = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    floating = [a.dtype for a in arrays if a.dtype.kind == "f"]
     return np.result_type(*floating) if floating else np.dtype(np.float64)
 
 
@@ -112,31 +112,37 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
     p = float(p)
     eps = float(eps)
-    z_1a = b_1a + x @ theta_1a.T
+    z_1a = x @ theta_1a.T
+    z_1a += b_1a
     a_1a = np.maximum(z_1a, 0)
-    t0 = 1 - p
-    t1 = 1 / t0
-    d_1a = t1 * M * a_1a
-    yhat_a = b_2a + d_1a @ theta_2a.T
-    z_1b = b_1b + x @ theta_1b.T
+    t0 = 1 / (1 - p)
+    d_1a = M * a_1a
+    d_1a *= t0
+    yhat_a = d_1a @ theta_2a.T
+    yhat_a += b_2a
+    z_1b = x @ theta_1b.T
+    z_1b += b_1b
     a_1b = np.maximum(z_1b, 0)
-    t2 = 1 / m
-    mu_n_1b = t2 * a_1b.sum(axis=0)
-    t3 = -mu_n_1b + a_1b
-    var_n_1b = t2 * (t3**2).sum(axis=0)
-    t4 = eps + var_n_1b
-    t5 = 1 / np.sqrt(t4)
-    xhat_n_1b = t5 * t3
-    n_1b = gamma * xhat_n_1b + beta
+    t1 = 1 / m
+    mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
+    t2 = a_1b - mu_n_1b
+    var_n_1b = t1 * np.einsum("ab,ab->b", t2, t2)
+    t3 = 1 / np.sqrt(eps + var_n_1b)
+    xhat_n_1b = t2
+    xhat_n_1b *= t3
+    n_1b = gamma * xhat_n_1b
+    n_1b += beta
     c_2b = np.concatenate((n_1b, yhat_a), axis=1)
-    z_2b = b_2b + c_2b @ theta_2b.T
+    z_2b = c_2b @ theta_2b.T
+    z_2b += b_2b
     yhat_b_max = z_2b.max(axis=1)
-    yhat_b_exp = np.exp((-yhat_b_max)[:, None] + z_2b)
-    yhat_b_sum = yhat_b_exp.sum(axis=1)
-    yhat_b = 1 / yhat_b_sum[:, None] * yhat_b_exp
-    t6 = -y_a + yhat_a
-    L_a = 1 / 2 * t2 * (t6**2).sum(axis=(1, 0))
-    L_b = -t2 * (((-yhat_b_max)[:, None] + (-np.log(yhat_b_sum))[:, None] + z_2b) * y_b).sum(axis=(1, 0))
+    yhat_b_exp = np.exp(z_2b - yhat_b_max[:, None])
+    yhat_b_sum = yhat_b_exp @ np.ones(n_yb, dtype=yhat_b_exp.dtype)
+    yhat_b = yhat_b_exp
+    yhat_b *= (1 / yhat_b_sum)[:, None]
+    t4 = yhat_a - y_a
+    L_a = 1 / 2 * t1 * np.einsum("ab,ab->", t4, t4)
+    L_b = -t1 * ((z_2b - yhat_b_max[:, None] - (np.log(yhat_b_sum))[:, None]) * y_b).sum(axis=(1, 0))
     L = L_a + L_b
     L = float(L)
     return {
@@ -154,24 +160,25 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "L_b": L_b,
         "L": L,
     }, {
-        "t2": t2,
         "yhat_b": yhat_b,
         "y_b": y_b,
+        "t1": t1,
+        "c_2b": c_2b,
+        "m": m,
         "theta_2b": theta_2b,
         "size_n_1b": size_n_1b,
         "xhat_n_1b": xhat_n_1b,
         "gamma": gamma,
-        "t5": t5,
+        "t3": t3,
         "z_1b": z_1b,
-        "t6": t6,
-        "n_ya": n_ya,
-        "theta_2a": theta_2a,
-        "t1": t1,
-        "M": M,
-        "z_1a": z_1a,
         "x": x,
+        "t4": t4,
+        "n_ya": n_ya,
         "d_1a": d_1a,
-        "c_2b": c_2b,
+        "theta_2a": theta_2a,
+        "M": M,
+        "t0": t0,
+        "z_1a": z_1a,
     }
 
 
@@ -198,46 +205,61 @@ def backward(cache):
     grad_theta_2b[u, v] = Sum(c_2b[i, v]*delta_z_2b[i, u], (i, 0, m - 1))
     grad_b_2b[u] = Sum(delta_z_2b[i, u], (i, 0, m - 1))
     """
-    t2 = cache["t2"]
     yhat_b = cache["yhat_b"]
     y_b = cache["y_b"]
+    t1 = cache["t1"]
+    c_2b = cache["c_2b"]
+    m = cache["m"]
     theta_2b = cache["theta_2b"]
     size_n_1b = cache["size_n_1b"]
     xhat_n_1b = cache["xhat_n_1b"]
     gamma = cache["gamma"]
-    t5 = cache["t5"]
+    t3 = cache["t3"]
     z_1b = cache["z_1b"]
-    t6 = cache["t6"]
-    n_ya = cache["n_ya"]
-    theta_2a = cache["theta_2a"]
-    t1 = cache["t1"]
-    M = cache["M"]
-    z_1a = cache["z_1a"]
     x = cache["x"]
+    t4 = cache["t4"]
+    n_ya = cache["n_ya"]
     d_1a = cache["d_1a"]
-    c_2b = cache["c_2b"]
-    delta_z_2b = t2 * (-y_b + yhat_b)
-    delta_c_2b = delta_z_2b @ theta_2b
-    delta_n_1b = delta_c_2b[:, :size_n_1b]
-    t7 = delta_n_1b.sum(axis=0)
-    t8 = xhat_n_1b * delta_n_1b
-    t9 = t8.sum(axis=0)
-    delta_a_1b = gamma * t5 * (-t2 * t7 - t2 * t9 * xhat_n_1b + delta_n_1b)
-    delta_z_1b = (z_1b > 0) * delta_a_1b
-    delta_yhat_a = t2 * t6 + delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
-    delta_d_1a = delta_yhat_a @ theta_2a
-    delta_a_1a = t1 * M * delta_d_1a
-    delta_z_1a = (z_1a > 0) * delta_a_1a
-    grad_theta_1a = delta_z_1a.T @ x
-    grad_b_1a = delta_z_1a.sum(axis=0)
-    grad_theta_2a = delta_yhat_a.T @ d_1a
-    grad_b_2a = delta_yhat_a.sum(axis=0)
-    grad_theta_1b = delta_z_1b.T @ x
-    grad_b_1b = delta_z_1b.sum(axis=0)
-    grad_gamma = t9
-    grad_beta = t7
+    theta_2a = cache["theta_2a"]
+    M = cache["M"]
+    t0 = cache["t0"]
+    z_1a = cache["z_1a"]
+    delta_z_2b = yhat_b - y_b
+    delta_z_2b *= t1
     grad_theta_2b = delta_z_2b.T @ c_2b
-    grad_b_2b = delta_z_2b.sum(axis=0)
+    grad_b_2b = np.ones(m, dtype=delta_z_2b.dtype) @ delta_z_2b
+    delta_c_2b = delta_z_2b @ theta_2b
+    del delta_z_2b
+    delta_n_1b = delta_c_2b[:, :size_n_1b]
+    t5 = np.ones(m, dtype=delta_n_1b.dtype) @ delta_n_1b
+    grad_beta = t5
+    t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
+    grad_gamma = t6
+    delta_a_1b = -t1 * t6 * xhat_n_1b
+    delta_a_1b += delta_n_1b
+    delta_a_1b -= t1 * t5
+    delta_a_1b *= gamma * t3
+    del delta_n_1b
+    delta_z_1b = delta_a_1b
+    delta_z_1b *= z_1b > 0
+    grad_theta_1b = delta_z_1b.T @ x
+    grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
+    del delta_z_1b
+    delta_yhat_a = t1 * t4
+    delta_yhat_a += delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
+    del delta_c_2b
+    grad_theta_2a = delta_yhat_a.T @ d_1a
+    grad_b_2a = np.ones(m, dtype=delta_yhat_a.dtype) @ delta_yhat_a
+    delta_d_1a = delta_yhat_a @ theta_2a
+    del delta_yhat_a
+    delta_a_1a = delta_d_1a
+    delta_a_1a *= M
+    delta_a_1a *= t0
+    delta_z_1a = delta_a_1a
+    delta_z_1a *= z_1a > 0
+    grad_theta_1a = delta_z_1a.T @ x
+    grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
+    del delta_z_1a
     return {
         "theta_1a": grad_theta_1a,
         "b_1a": grad_b_1a,
@@ -253,12 +275,155 @@ def backward(cache):
 
 
 def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
-    """(L, gradients by parameter name): forward then backward.
+    """(L, gradients by parameter name): forward then backward in one body, which owns every array
+    but the gradients (reused in place, or let go after its last use).
 
     L = L_a + L_b
     """
-    outputs, cache = forward(params, inputs, p=p, eps=eps)
-    return outputs["L"], backward(cache)
+    x = _array(_fetch(inputs, "inputs", "x"), "x", 2, "(m, n_x)")
+    y_a = _array(_fetch(inputs, "inputs", "y_a"), "y_a", 2, "(m, n_ya)")
+    y_b = _array(_fetch(inputs, "inputs", "y_b"), "y_b", 2, "(m, n_yb)")
+    M = _array(_fetch(inputs, "inputs", "M"), "M", 2, "(m, n_1a)")
+    theta_1a = _array(_fetch(params, "params", "theta_1a"), "theta_1a", 2, "(n_1a, n_x)")
+    b_1a = _array(_fetch(params, "params", "b_1a"), "b_1a", 1, "(n_1a,)")
+    theta_2a = _array(_fetch(params, "params", "theta_2a"), "theta_2a", 2, "(n_ya, n_1a)")
+    b_2a = _array(_fetch(params, "params", "b_2a"), "b_2a", 1, "(n_ya,)")
+    theta_1b = _array(_fetch(params, "params", "theta_1b"), "theta_1b", 2, "(n_1b, n_x)")
+    b_1b = _array(_fetch(params, "params", "b_1b"), "b_1b", 1, "(n_1b,)")
+    gamma = _array(_fetch(params, "params", "gamma"), "gamma", 1, "(n_1b,)")
+    beta = _array(_fetch(params, "params", "beta"), "beta", 1, "(n_1b,)")
+    theta_2b = _array(_fetch(params, "params", "theta_2b"), "theta_2b", 2, "(n_yb, n_1b + n_ya)")
+    b_2b = _array(_fetch(params, "params", "b_2b"), "b_2b", 1, "(n_yb,)")
+    dtype = _dtype(x, y_a, y_b, M, theta_1a, b_1a, theta_2a, b_2a, theta_1b, b_1b, gamma, beta, theta_2b, b_2b)
+    x = x.astype(dtype, copy=False)
+    m = x.shape[0]
+    n_x = x.shape[1]
+    y_a = y_a.astype(dtype, copy=False)
+    n_ya = y_a.shape[1]
+    y_b = y_b.astype(dtype, copy=False)
+    n_yb = y_b.shape[1]
+    M = M.astype(dtype, copy=False)
+    n_1a = M.shape[1]
+    theta_1a = theta_1a.astype(dtype, copy=False)
+    b_1a = b_1a.astype(dtype, copy=False)
+    theta_2a = theta_2a.astype(dtype, copy=False)
+    b_2a = b_2a.astype(dtype, copy=False)
+    theta_1b = theta_1b.astype(dtype, copy=False)
+    size_n_1b = theta_1b.shape[0]
+    b_1b = b_1b.astype(dtype, copy=False)
+    gamma = gamma.astype(dtype, copy=False)
+    beta = beta.astype(dtype, copy=False)
+    theta_2b = theta_2b.astype(dtype, copy=False)
+    b_2b = b_2b.astype(dtype, copy=False)
+    _check("x", x, (m, n_x), "(m, n_x)")
+    _check("y_a", y_a, (m, n_ya), "(m, n_ya)")
+    _check("y_b", y_b, (m, n_yb), "(m, n_yb)")
+    _check("M", M, (m, n_1a), "(m, n_1a)")
+    _check("theta_1a", theta_1a, (n_1a, n_x), "(n_1a, n_x)")
+    _check("b_1a", b_1a, (n_1a,), "(n_1a,)")
+    _check("theta_2a", theta_2a, (n_ya, n_1a), "(n_ya, n_1a)")
+    _check("b_2a", b_2a, (n_ya,), "(n_ya,)")
+    _check("theta_1b", theta_1b, (size_n_1b, n_x), "(n_1b, n_x)")
+    _check("b_1b", b_1b, (size_n_1b,), "(n_1b,)")
+    _check("gamma", gamma, (size_n_1b,), "(n_1b,)")
+    _check("beta", beta, (size_n_1b,), "(n_1b,)")
+    _check("theta_2b", theta_2b, (n_yb, size_n_1b + n_ya), "(n_yb, n_1b + n_ya)")
+    _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
+    p = float(p)
+    eps = float(eps)
+    z_1a = x @ theta_1a.T
+    z_1a += b_1a
+    a_1a = np.maximum(z_1a, 0)
+    t0 = 1 / (1 - p)
+    d_1a = a_1a
+    d_1a *= M
+    d_1a *= t0
+    yhat_a = d_1a @ theta_2a.T
+    yhat_a += b_2a
+    z_1b = x @ theta_1b.T
+    z_1b += b_1b
+    a_1b = np.maximum(z_1b, 0)
+    t1 = 1 / m
+    mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
+    t2 = a_1b
+    t2 -= mu_n_1b
+    var_n_1b = t1 * np.einsum("ab,ab->b", t2, t2)
+    t3 = 1 / np.sqrt(eps + var_n_1b)
+    xhat_n_1b = t2
+    xhat_n_1b *= t3
+    n_1b = gamma * xhat_n_1b
+    n_1b += beta
+    c_2b = np.concatenate((n_1b, yhat_a), axis=1)
+    del n_1b
+    z_2b = c_2b @ theta_2b.T
+    z_2b += b_2b
+    yhat_b_max = z_2b.max(axis=1)
+    yhat_b_exp = np.exp(z_2b - yhat_b_max[:, None])
+    yhat_b_sum = yhat_b_exp @ np.ones(n_yb, dtype=yhat_b_exp.dtype)
+    yhat_b = yhat_b_exp
+    yhat_b *= (1 / yhat_b_sum)[:, None]
+    t4 = yhat_a
+    t4 -= y_a
+    L_a = 1 / 2 * t1 * np.einsum("ab,ab->", t4, t4)
+    L_b = -t1 * ((z_2b - yhat_b_max[:, None] - (np.log(yhat_b_sum))[:, None]) * y_b).sum(axis=(1, 0))
+    del z_2b
+    L = L_a + L_b
+    delta_z_2b = yhat_b
+    delta_z_2b -= y_b
+    delta_z_2b *= t1
+    grad_theta_2b = delta_z_2b.T @ c_2b
+    del c_2b
+    grad_b_2b = np.ones(m, dtype=delta_z_2b.dtype) @ delta_z_2b
+    delta_c_2b = delta_z_2b @ theta_2b
+    del delta_z_2b
+    delta_n_1b = delta_c_2b[:, :size_n_1b]
+    t5 = np.ones(m, dtype=delta_n_1b.dtype) @ delta_n_1b
+    grad_beta = t5
+    t6 = np.einsum("ab,ab->b", xhat_n_1b, delta_n_1b)
+    grad_gamma = t6
+    delta_a_1b = xhat_n_1b
+    delta_a_1b *= -t1 * t6
+    delta_a_1b += delta_n_1b
+    delta_a_1b -= t1 * t5
+    delta_a_1b *= gamma * t3
+    del delta_n_1b
+    delta_z_1b = delta_a_1b
+    delta_z_1b *= z_1b > 0
+    del z_1b
+    grad_theta_1b = delta_z_1b.T @ x
+    grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
+    del delta_z_1b
+    delta_yhat_a = t4
+    delta_yhat_a *= t1
+    delta_yhat_a += delta_c_2b[:, size_n_1b : size_n_1b + n_ya]
+    del delta_c_2b
+    grad_theta_2a = delta_yhat_a.T @ d_1a
+    del d_1a
+    grad_b_2a = np.ones(m, dtype=delta_yhat_a.dtype) @ delta_yhat_a
+    delta_d_1a = delta_yhat_a @ theta_2a
+    del delta_yhat_a
+    delta_a_1a = delta_d_1a
+    delta_a_1a *= M
+    delta_a_1a *= t0
+    delta_z_1a = delta_a_1a
+    delta_z_1a *= z_1a > 0
+    del z_1a
+    grad_theta_1a = delta_z_1a.T @ x
+    grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
+    del delta_z_1a
+    L = float(L)
+    return L, {
+        "theta_1a": grad_theta_1a,
+        "b_1a": grad_b_1a,
+        "theta_2a": grad_theta_2a,
+        "b_2a": grad_b_2a,
+        "theta_1b": grad_theta_1b,
+        "b_1b": grad_b_1b,
+        "gamma": grad_gamma,
+        "beta": grad_beta,
+        "theta_2b": grad_theta_2b,
+        "b_2b": grad_b_2b,
+    }
 
 
 def linear_forward(x, theta, b):
@@ -279,7 +444,8 @@ def linear_forward(x, theta, b):
     _check("x", x, (m, n_in), "(m, n_in)")
     _check("theta", theta, (n_out, n_in), "(n_out, n_in)")
     _check("b", b, (n_out,), "(n_out,)")
-    z = b + x @ theta.T
+    z = x @ theta.T
+    z += b
     return z, {"m": m, "n_out": n_out, "theta": theta, "x": x}
 
 
@@ -298,7 +464,7 @@ def linear_backward(dout, cache):
     _check("dout", dout, (m, n_out), "(m, n_out)")
     dx = dout @ theta
     dtheta = dout.T @ x
-    db = dout.sum(axis=0)
+    db = np.ones(m, dtype=dout.dtype) @ dout
     return dx, dtheta, db
 
 
@@ -327,7 +493,7 @@ def relu_backward(dout, cache):
     n = cache["n"]
     z = cache["z"]
     _check("dout", dout, (m, n), "(m, n)")
-    dz = (z > 0) * dout
+    dz = dout * (z > 0)
     return dz
 
 
@@ -346,10 +512,10 @@ def dropout_forward(x, M, *, p=0.5):
     _check("x", x, (m, n), "(m, n)")
     _check("M", M, (m, n), "(m, n)")
     p = float(p)
-    t0 = 1 - p
-    t1 = 1 / t0
-    y = t1 * M * x
-    return y, {"m": m, "n": n, "t1": t1, "M": M, "x": x}
+    t0 = 1 / (1 - p)
+    y = M * x
+    y *= t0
+    return y, {"m": m, "n": n, "M": M, "t0": t0, "x": x}
 
 
 def dropout_backward(dout, cache):
@@ -361,12 +527,14 @@ def dropout_backward(dout, cache):
     dout = np.asarray(dout)
     m = cache["m"]
     n = cache["n"]
-    t1 = cache["t1"]
     M = cache["M"]
+    t0 = cache["t0"]
     x = cache["x"]
     _check("dout", dout, (m, n), "(m, n)")
-    dx = t1 * M * dout
-    dM = t1 * dout * x
+    dx = M * dout
+    dx *= t0
+    dM = dout * x
+    dM *= t0
     return dx, dM
 
 
@@ -392,14 +560,15 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-05):
     _check("beta", beta, (n,), "(n,)")
     eps = float(eps)
     t0 = 1 / m
-    mu = t0 * x.sum(axis=0)
-    t1 = -mu + x
-    var = t0 * (t1**2).sum(axis=0)
-    t2 = eps + var
-    t3 = 1 / np.sqrt(t2)
-    xhat = t3 * t1
-    y = gamma * xhat + beta
-    return y, {"m": m, "n": n, "xhat": xhat, "gamma": gamma, "t3": t3, "t0": t0}
+    mu = t0 * (np.ones(m, dtype=x.dtype) @ x)
+    t1 = x - mu
+    var = t0 * np.einsum("ab,ab->b", t1, t1)
+    t2 = 1 / np.sqrt(eps + var)
+    xhat = t1
+    xhat *= t2
+    y = gamma * xhat
+    y += beta
+    return y, {"m": m, "n": n, "xhat": xhat, "t0": t0, "gamma": gamma, "t2": t2}
 
 
 def batchnorm_backward(dout, cache):
@@ -413,16 +582,18 @@ def batchnorm_backward(dout, cache):
     m = cache["m"]
     n = cache["n"]
     xhat = cache["xhat"]
-    gamma = cache["gamma"]
-    t3 = cache["t3"]
     t0 = cache["t0"]
+    gamma = cache["gamma"]
+    t2 = cache["t2"]
     _check("dout", dout, (m, n), "(m, n)")
-    t4 = dout.sum(axis=0)
-    t5 = xhat * dout
-    t6 = t5.sum(axis=0)
-    dx = gamma * t3 * (-t0 * t4 - t0 * t6 * xhat + dout)
-    dgamma = t6
-    dbeta = t4
+    t3 = np.ones(m, dtype=dout.dtype) @ dout
+    dbeta = t3
+    t4 = np.einsum("ab,ab->b", xhat, dout)
+    dx = -t0 * t4 * xhat
+    dx += dout
+    dx -= t0 * t3
+    dx *= gamma * t2
+    dgamma = t4
     return dx, dgamma, dbeta
 
 
@@ -473,9 +644,10 @@ def softmax_forward(z):
     n = z.shape[1]
     _check("z", z, (m, n), "(m, n)")
     g_max = z.max(axis=1)
-    g_exp = np.exp((-g_max)[:, None] + z)
-    g_sum = g_exp.sum(axis=1)
-    g = 1 / g_sum[:, None] * g_exp
+    g_exp = np.exp(z - g_max[:, None])
+    g_sum = g_exp @ np.ones(n, dtype=g_exp.dtype)
+    g = g_exp
+    g *= (1 / g_sum)[:, None]
     return g, {"m": m, "n": n, "g": g}
 
 
@@ -489,7 +661,8 @@ def softmax_backward(dout, cache):
     n = cache["n"]
     g = cache["g"]
     _check("dout", dout, (m, n), "(m, n)")
-    dz = ((-(dout * g).sum(axis=1))[:, None] + dout) * g
+    dz = dout - (np.einsum("ab,ab->a", dout, g))[:, None]
+    dz *= g
     return dz
 
 
@@ -508,8 +681,8 @@ def mse_forward(yhat, y):
     _check("yhat", yhat, (m, n), "(m, n)")
     _check("y", y, (m, n), "(m, n)")
     t0 = 1 / m
-    t1 = -y + yhat
-    L = 1 / 2 * t0 * (t1**2).sum(axis=(1, 0))
+    t1 = yhat - y
+    L = 1 / 2 * t0 * np.einsum("ab,ab->", t1, t1)
     return L, {"t1": t1, "t0": t0, "y": y, "yhat": yhat}
 
 
@@ -525,7 +698,8 @@ def mse_backward(dout, cache):
     y = cache["y"]
     yhat = cache["yhat"]
     dyhat = dout * t0 * t1
-    dy = dout * t0 * (-yhat + y)
+    dy = y - yhat
+    dy *= dout * t0
     return dyhat, dy
 
 
@@ -545,7 +719,7 @@ def cross_entropy_forward(yhat, y):
     _check("y", y, (m, n), "(m, n)")
     t0 = 1 / m
     t1 = np.log(yhat)
-    L = -t0 * (t1 * y).sum(axis=(1, 0))
+    L = -t0 * np.einsum("ab,ab->", t1, y)
     return L, {"y": y, "yhat": yhat, "t0": t0, "t1": t1}
 
 

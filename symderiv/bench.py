@@ -8,6 +8,12 @@ repetition of each in turn, so that drift affects all alike):
   (skipped, with a note, if PyTorch is not installed);
 * ``floor``: the matrix products of the step alone, in NumPy.
 
+Each candidate is timed right after another one, whose threads may still be
+busy (PyTorch's OpenMP and OpenBLAS threads spin for a while after an
+operation): on a machine with few cores the candidate timed right after
+PyTorch pays for it. ``warm`` untimed steps of the candidate itself just
+before each timed step measure steady state instead (as in a training loop).
+
 The PyTorch reference and the GEMM list are those of the default multi-task
 network (the one the homework asks about); the generated kernels come from
 the network's derivations.
@@ -96,8 +102,11 @@ def floor_step(params, inputs):
     return step
 
 
-def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr) -> list[dict]:
-    """Time the three candidates; print a table of medians (ms) and ratios; return the rows."""
+def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: int = 0) -> list[dict]:
+    """Time the three candidates; print a table of medians (ms) and ratios; return the rows.
+
+    ``warm``: untimed steps of each candidate just before each of its timed steps.
+    """
     import symderiv as sd
     from symderiv.emitting.codegen import render_kernels
 
@@ -122,6 +131,8 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr) -> list
             for r in range(repeat):
                 print(f"\r{dtype} batch {m}: {r + 1}/{repeat}", end="", file=progress, flush=True)
                 for name, f in steps.items():
+                    for _ in range(warm):
+                        f()
                     start = time.perf_counter()
                     f()
                     times[name].append(time.perf_counter() - start)
@@ -129,7 +140,8 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr) -> list
             row = {"dtype": dtype, "batch": m, **{k: 1e3 * statistics.median(v) for k, v in times.items()}}
             rows.append(row)
     header = f"{'dtype':8} {'batch':>6} {'generated':>10} {'torch':>9} {'floor':>9} {'gen/torch':>10} {'gen/floor':>10}"
-    print("median ms per training step (forward + backward)", file=out)
+    print("median ms per training step (forward + backward)"
+          + (f", each after {warm} untimed step(s) of its own" if warm else ""), file=out)
     print(header, file=out)
     for row in rows:
         torch_ms, generated = row.get("torch"), row["generated"]

@@ -25,9 +25,15 @@ import jinja2
 import sympy as sp
 
 from symderiv.emitting.files import GENERATED_MARK
-from symderiv.emitting.kernel_rewrites import common_subexpressions, inline_numbers, prune, stabilise_softmax
+from symderiv.emitting.kernel_rewrites import (
+    common_subexpressions,
+    hoist_results,
+    inline_numbers,
+    prune,
+    stabilise_softmax,
+)
 from symderiv.layers.base import Definition
-from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.printing.numpy_code import ArrayCodePrinter, new_array
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 CONSTANT_DEFAULTS = {"p": 0.5, "eps": 1e-5}
@@ -99,9 +105,44 @@ def _prologue(arrays: Arrays, sizes: dict, printer: ArrayCodePrinter) -> list[st
     return lines
 
 
-def _statements(definitions: list[Definition], printer: ArrayCodePrinter) -> list[str]:
-    return [f"{printer.names.get(d.base, _label(d.base))} = {printer.aligned(d.expr, d.indices)}"
-            for d in definitions]
+def _reads(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def _viewed(code: str) -> str | None:
+    """The name ``code`` is a view of (``a``, ``a[:, :n]``, ``a.T``), if it is one."""
+    node = ast.parse(code, mode="eval").body
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=frozenset()) -> list[str]:
+    """The definitions printed; arrays the function owns are reused in place or let go once nothing reads them.
+
+    An array is owned if a statement here makes it new (not a view) and it
+    neither leaves the function (``keep``: returned or cached) nor has a view
+    or alias. It is offered to the statement that reads it last (see
+    :meth:`ArrayCodePrinter.statement`). Any other array of two or more axes
+    made here and not kept is deleted after its last use, so that its memory
+    serves the arrays made after it.
+    """
+    names = [printer.names.get(d.base, _label(d.base)) for d in definitions]
+    codes = [printer.aligned(d.expr, d.indices) for d in definitions]
+    reads = [_reads(code) for code in codes]
+    last = {name: k for k, read in enumerate(reads) for name in read}
+    viewed = {_viewed(code) for code in codes}
+    owned = {name for name, code in zip(names, codes) if new_array(code) and name not in keep and name not in viewed}
+    big = {name for name, d in zip(names, definitions) if len(d.indices) >= 2 and name not in keep}
+    lines = []
+    for k, (definition, name) in enumerate(zip(definitions, names)):
+        donors = {n for n in reads[k] if n in owned and last[n] == k}
+        printed = printer.statement(name, definition.expr, definition.indices, donors)
+        lines += printed
+        dead = sorted(n for n in reads[k] if n in big and last[n] == k and f"{name} = {n}" not in printed)
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
+    return lines
 
 
 def _loaded(lines: list[str]) -> list[str]:
@@ -129,15 +170,26 @@ def _split(forward: list[Definition], backward: list[Definition]):
     return everything[: last + 1], everything[last + 1:]
 
 
-def _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes):
-    """(forward body, backward body, cache names): the statements of both passes, printed."""
+def _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes, outputs=(), loss=None):
+    """(forward body, backward body, cache names, fused body): the statements of both passes, printed.
+
+    ``outputs`` are the names forward returns besides its cache; ``keep`` the bases backward returns.
+    Given the base of the ``loss``, the fused body runs both passes in one
+    function that returns only the loss and what backward returns: every
+    other array is its own.
+    """
     backward = prune(backward, keep)
     forward, backward = _split(forward, backward)
     head = _prologue(arrays, sizes, printer) + [f"{c} = float({c})" for c in constants]
-    fwd_lines = _statements(forward, printer)
-    bwd_lines = _statements(backward, printer)
+    returned = {printer.names.get(b, _label(b)) for b in keep}
+    bwd_lines = _statements(hoist_results(backward), printer, returned)
     cache = _loaded(bwd_lines)
-    return head + fwd_lines, bwd_lines, cache
+    fwd_lines = _statements(forward, printer, {*outputs, *cache})
+    fused = None
+    if loss is not None:
+        fused = head + _statements(hoist_results(prune([*forward, *backward], {*keep, loss})), printer,
+                                   {*returned, printer.names.get(loss, _label(loss))})
+    return head + fwd_lines, bwd_lines, cache, fused
 
 
 def _signature(positional: list[str], constants: list[str]) -> str:
@@ -160,15 +212,16 @@ def network_functions(network) -> list[Function]:
     taken = {_label(d.base) for d in [*forward, *backward]} | set(built.bases)
     sizes = _size_names(built.shapes, taken)
     names = {**sizes, **{base: name for name, base in built.bases.items()}}
-    printer = ArrayCodePrinter(names)
+    printer = ArrayCodePrinter(names, fuse=True)
     roles = {name: spec.role for name, spec in built.args.items()}
     ordered = [n for n in built.args if roles[n] == "input"] + [n for n in built.args if roles[n] == "param"]
     constants = [n for n in built.args if roles[n] == "constant"]
     arrays = Arrays({n: built.shapes[n] for n in ordered},
                     {n: ("params" if roles[n] == "param" else "inputs", roles[n] + "s") for n in ordered})
     keep = {g.base for g in gradients}
-    fwd, bwd, cache = _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes)
     nodes = [node.name for node in network.nodes]
+    fwd, bwd, cache, fused = _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes,
+                                          [*nodes, "L"], built.output.base)
     outputs = "{" + ", ".join(f'"{n}": {n}' for n in [*nodes, "L"]) + "}"
     cache_dict = "{" + ", ".join(f'"{n}": {n}' for n in cache) + "}"
     grads = "{" + ", ".join(f'"{n}": grad_{n}' for n in derivations.backprop.gradients) + "}"
@@ -185,10 +238,10 @@ def network_functions(network) -> list[Function]:
                   *(_formula(d) for d in prune(backward, keep))],
                  [f'{n} = cache["{n}"]' for n in cache] + bwd, grads),
         Function("loss_and_grads", _signature(["params", "inputs"], constants),
-                 ["(L, gradients by parameter name): forward then backward.", "",
+                 ["(L, gradients by parameter name): forward then backward in one body, which owns every array",
+                  "but the gradients (reused in place, or let go after its last use).", "",
                   f"L = {built.output.expr}"],
-                 [f"outputs, cache = forward(params, inputs{''.join(f', {c}={c}' for c in constants)})"],
-                 'outputs["L"], backward(cache)'),
+                 [*fused, "L = float(L)"], f"L, {grads}"),
     ]
 
 
@@ -212,13 +265,13 @@ def layer_functions(layer) -> list[Function]:
     taken = {_label(d.base) for d in [*forward, *backward]} | set(built.bases) | {"dout"}
     sizes = _size_names({**built.shapes, "out": out.shape}, taken)
     names = {**sizes, **{base: name for name, base in built.bases.items()}}
-    printer = ArrayCodePrinter(names)
+    printer = ArrayCodePrinter(names, fuse=True)
     arrays = [n for n, s in built.args.items() if s.role != "constant"]
     constants = [n for n, s in built.args.items() if s.role == "constant"]
     keep = {d.base for d in backward}
-    fwd, bwd, _ = _kernel_pair(forward, backward, keep, Arrays({n: built.shapes[n] for n in arrays}),
-                               constants, printer, sizes)
     out_name = _label(out.base)
+    fwd, bwd, _, _ = _kernel_pair(forward, backward, keep, Arrays({n: built.shapes[n] for n in arrays}),
+                               constants, printer, sizes, [out_name])
     expected = _tuple([printer.aligned(s, ()) for s in out.shape])
     check = [f'_check("dout", dout, {expected}, "{_shape_text(out.shape)}")'] if out.shape else []
     bwd = check + bwd

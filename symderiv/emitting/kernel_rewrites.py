@@ -8,6 +8,9 @@ in evaluation order, and knows no layer:
   ``e_u / Σ_k e_k`` with ``e = exp(z − max z)``, and any ``log`` of such a
   definition into ``z − max z − log Σ_k e_k`` (no overflow, no ``log 0``).
 * :func:`prune` drops definitions nothing needs.
+* :func:`hoist_results` moves each definition nothing else reads (a gradient,
+  a loss) up to just after what it reads, so that its operands can be let go
+  sooner.
 * :func:`common_subexpressions` names every reduction or elementwise
   subexpression used more than once (bound indices compared up to renaming)
   and computes it once.
@@ -146,6 +149,20 @@ def prune(definitions: list[Definition], keep: set) -> list[Definition]:
     return result[::-1]
 
 
+def hoist_results(definitions: list[Definition]) -> list[Definition]:
+    """The definitions with each one that no other reads placed right after the last one it reads."""
+    bases = {d.base for d in definitions}
+    read = set().union(*(uses(d.expr) for d in definitions)) if definitions else set()
+    rest = [d for d in definitions if d.base in read]
+    for definition in (d for d in definitions if d.base not in read):
+        needs = uses(definition.expr) & bases
+        at = max((n + 1 for n, d in enumerate(rest) if d.base in needs), default=0)
+        while at < len(rest) and rest[at].base not in read:  # after results already placed there
+            at += 1
+        rest.insert(at, definition)
+    return rest
+
+
 # ---- common subexpressions ------------------------------------------------------------------
 def _canonical(expr: sp.Expr):
     """(key, free indices in order): ``expr`` with bound and free indices renamed by position."""
@@ -175,29 +192,51 @@ def _canonical(expr: sp.Expr):
     return renamed.xreplace(mapping), tuple(free)
 
 
-def _candidates(expr: sp.Expr):
-    """Subexpressions worth naming: reductions and functions, and products/sums not wider than an array they read."""
-    for sub in sp.preorder_traversal(expr):
-        if isinstance(sub, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number, sp.IndexedBase, sp.Tuple)) \
-                or not isinstance(sub, sp.Expr):
-            continue
-        if isinstance(sub, sp.Mul) and len(sub.args) == 2 and sub.args[0] == -1:
-            continue
-        free = free_indices(sub)
-        arrays = [set(e.indices) for e in sub.atoms(sp.Indexed)]
-        if free and not any(free <= a for a in arrays) and not isinstance(sub, sp.Sum):
-            continue  # would materialise something bigger than what it reads
-        yield sub
+def _candidate(sub: sp.Basic) -> bool:
+    """Whether a subexpression is worth naming: a reduction or function, or a product/sum not wider than an
+    array it reads."""
+    if isinstance(sub, (sp.Indexed, sp.Idx, sp.Symbol, sp.Number, sp.IndexedBase, sp.Tuple)) \
+            or not isinstance(sub, sp.Expr):
+        return False
+    if isinstance(sub, sp.Mul) and len(sub.args) == 2 and sub.args[0] == -1:
+        return False
+    free = free_indices(sub)
+    arrays = [set(e.indices) for e in sub.atoms(sp.Indexed)]
+    return not (free and not any(free <= a for a in arrays) and not isinstance(sub, sp.Sum))  # no wider array
+
+
+def _counts(definitions: list[Definition], shared: set) -> Counter:
+    """Occurrences of each candidate; the inside of a ``shared`` one is counted once, where it is computed."""
+    counts, inside = Counter(), set()
+
+    def visit(sub):
+        if _candidate(sub):
+            key = _canonical(sub)[0]
+            counts[key] += 1
+            if key in shared:
+                if key in inside:
+                    return
+                inside.add(key)
+        for arg in sub.args:
+            visit(arg)
+
+    for definition in definitions:
+        visit(definition.expr)
+    return counts
 
 
 def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> list[Definition]:
-    """Name each subexpression that occurs more than once, define it before its first use, and reuse it."""
-    counts = Counter()
-    for definition in definitions:
-        for sub in _candidates(definition.expr):
-            key = _canonical(sub)[0]
-            counts[key] += 1
-    shared = {key for key, n in counts.items() if n > 1}
+    """Name each subexpression that occurs more than once, define it before its first use, and reuse it.
+
+    A subexpression found only inside occurrences of a bigger shared one is
+    not named apart: it is computed once with it.
+    """
+    shared = {key for key, n in _counts(definitions, set()).items() if n > 1}
+    while True:
+        fewer = {key for key, n in _counts(definitions, shared).items() if n > 1 and key in shared}
+        if fewer == shared:
+            break
+        shared = fewer
     named: dict = {}  # key -> Definition over canonical free indices
     result = []
     taken = {_label(d) for d in definitions}

@@ -20,6 +20,7 @@ Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
 """
 from __future__ import annotations
 
+import ast
 import string
 
 import sympy as sp
@@ -41,6 +42,42 @@ class MaxOver(sp.Function):
         return self.args[1]
 
 
+def _reads(expr: sp.Basic, base) -> int:
+    """How many times ``expr`` reads the array ``base``."""
+    return sum(1 for e in sp.preorder_traversal(expr) if isinstance(e, sp.Indexed) and e.base == base)
+
+
+def _floating(expr: sp.Basic) -> bool:
+    """Whether NumPy computes ``expr`` as a floating array when every array it reads is floating.
+
+    Comparisons and steps (booleans), index ranges (integers) and identity
+    matrices (float64 whatever the arrays) are not.
+    """
+    if isinstance(expr, sp.Indexed):
+        return True
+    if isinstance(expr, (sp.Heaviside, sp.KroneckerDelta, sp.Idx, sp.Symbol, sp.Number, sp.logic.boolalg.Boolean)):
+        return False
+    return any(_floating(a) for a in expr.args)
+
+
+def _named(code: str) -> bool:
+    """Whether ``code`` is a variable or a slice of one (cheap to write twice)."""
+    node = ast.parse(code, mode="eval").body
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def new_array(code: str) -> bool:
+    """Whether ``code`` evaluates to a new array (an operation), not a view of one (a name, slice, ``.T``)."""
+    node = ast.parse(code, mode="eval").body
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr not in {"broadcast_to", "transpose", "asarray", "reshape", "view"}
+    return False
+
+
 class UnsupportedExpression(ValueError):
     """An expression the NumPy printer cannot print; the message names it."""
 
@@ -51,9 +88,10 @@ class ArrayCodePrinter:
     ``names`` maps an IndexedBase or Symbol to the variable that holds it.
     """
 
-    def __init__(self, names: dict | None = None, module: str = "np"):
+    def __init__(self, names: dict | None = None, module: str = "np", fuse: bool = False):
         self.names = names or {}
         self.np = module
+        self.fuse = fuse  # kernels: sums of elementwise products through np.einsum (no product array)
         self._function_printer = NumPyPrinter({"fully_qualified_modules": True})
         self._hint: tuple = ()  # the axes order the caller wants (guides matrix-product orientation)
 
@@ -140,6 +178,97 @@ class ArrayCodePrinter:
             return f"({code} >= 0)", axes
         raise UnsupportedExpression(f"{step}: a step needs its value at 0 given as 0 or 1")
 
+    # ---- statements, in place -----------------------------------------------------
+    def statement(self, target: str, expr: sp.Expr, axes: tuple, donors=frozenset()) -> list[str]:
+        """Lines binding ``target`` to ``expr`` laid out over ``axes``, allocating as few arrays as possible.
+
+        A sum or product over two or more axes is built in one array and
+        updated in place (``+=``, ``-=``, ``*=``, ``/=``): the array is a dead
+        operand named in ``donors`` (arrays the caller owns and never reads
+        again), else a term or factor that is computed into a new array anyway
+        (a matrix product, a function, a product of arrays). Terms and factors
+        over fewer axes are combined before they meet the big array.
+
+        >>> m, n = sp.symbols("m n", integer=True, positive=True)
+        >>> from symderiv.layers.indices import make_index
+        >>> i, u, v = make_index("i", m), make_index("u", n), make_index("v", n)
+        >>> x, w, b, t = sp.IndexedBase("x"), sp.IndexedBase("w"), sp.IndexedBase("b"), sp.IndexedBase("t")
+        >>> printer = ArrayCodePrinter()
+        >>> printer.statement("z", b[u] + sp.Sum(w[u, v] * x[i, v], (v, 0, n - 1)), (i, u))
+        ['z = x @ w.T', 'z += b']
+        >>> printer.statement("y", 2 * b[u] * t[i, u] * x[i, u], (i, u), donors={"t"})
+        ['y = t', 'y *= x', 'y *= 2*b']
+        """
+        axes = tuple(axes)
+        previous, self._hint = self._hint, axes
+        try:
+            lines = self._into(target, expr, axes, frozenset(donors), expr) if len(axes) >= 2 else None
+        finally:
+            self._hint = previous
+        return lines if lines is not None else [f"{target} = {self.aligned(expr, axes)}"]
+
+    def _into(self, target, expr, axes, donors, whole):
+        """Lines leaving ``expr`` (a sum or product over ``axes``) in ``target``, built in place; or None."""
+        if isinstance(expr, sp.Add):
+            sign, items, ops = "", [(term, False) for term in expr.args], ("+=", "-=")
+        elif isinstance(expr, sp.Mul):
+            (sign, items), ops = self._mul_factors(expr), ("*=", "/=")
+        else:
+            return None
+        parts = [(item, divide, *self.translate(item)) for item, divide in items]
+        seed = self._seed(target, [(k, p[0], p[2], p[3]) for k, p in enumerate(parts) if not p[1]],
+                          axes, donors, whole, isinstance(expr, sp.Add))
+        if seed is None:
+            return None
+        used, lines = seed
+        small = []
+        for k, (item, divide, code, have) in enumerate(parts):
+            if k in used:
+                continue
+            if set(have) != set(axes):
+                small.append(sp.Pow(item, -1) if divide else item)
+                continue
+            op = ops[1] if divide else ops[0]
+            if ops[0] == "+=" and item.could_extract_minus_sign():
+                op, (code, have) = ops[1], self.translate(-item)
+            lines.append(f"{target} {op} {self._broadcast(code, have, axes)}")
+        if sign:
+            small.insert(0, sp.Integer(-1))
+        if small:
+            rest = sp.Add(*small) if ops[0] == "+=" else sp.Mul(*small)
+            op = ops[0]
+            if ops[0] == "+=" and rest.could_extract_minus_sign():
+                op, rest = ops[1], -rest
+            code, have = self.translate(rest)
+            lines.append(f"{target} {op} {self._broadcast(code, have, axes)}")
+        return lines
+
+    def _seed(self, target, parts, axes, donors, whole, adding):
+        """(positions used, lines) that put the first value of ``target`` in an array of its own; or None.
+
+        ``parts`` are (position, term or factor, code, axes) of a sum (``adding``) or a product.
+        """
+        full = [part for part in parts if set(part[3]) == set(axes)]
+        for k, item, code, have in full:  # a dead array the statement reads once: updated in place
+            if code in donors and have == axes and isinstance(item, sp.Indexed) and _reads(whole, item.base) == 1:
+                return {k}, ([] if code == target else [f"{target} = {code}"])
+        for k, item, code, have in full:  # a term or factor that is a new array anyway
+            if isinstance(item, sp.Indexed) or isinstance(-item, sp.Indexed) or not _floating(item):
+                continue  # (a negated array is better subtracted)
+            lines = self._into(target, item, axes, donors, whole)
+            if lines is not None:
+                return {k}, lines
+            code = self._broadcast(code, have, axes)
+            if new_array(code):
+                return {k}, [f"{target} = {code}"]
+        floating = [part for part in full if _floating(part[1])]
+        if len(full) >= 2 and floating:  # two arrays: one new array for their sum/product
+            first = floating[0]
+            second = next(part for part in full if part is not first)
+            pair = (sp.Add if adding else sp.Mul)(first[1], second[1], evaluate=False)
+            return {first[0], second[0]}, [f"{target} = {self.aligned(pair, axes)}"]
+        return None
+
     # ---- elementwise -------------------------------------------------------------
     def _merge(self, parts):
         """The axes of an elementwise result: those of the operand with most axes first, then the others."""
@@ -178,17 +307,35 @@ class ArrayCodePrinter:
         return code if code.replace("_", "").replace(".", "").isalnum() else f"({code})"
 
     def _t_Add(self, expr) -> Code:
-        parts = [self.translate(a) for a in expr.args]
+        """A sum; a term that is not negated first, negated terms subtracted (no negated arrays)."""
+        terms = sorted(expr.args, key=lambda term: term.could_extract_minus_sign())
+        minus = [term is not terms[0] and term.could_extract_minus_sign() for term in terms]
+        parts = [self.translate(-term if negated else term) for term, negated in zip(terms, minus)]
         axes = self._merge(parts)
         codes = [self._broadcast(c, h, axes) for c, h in parts]
         text = codes[0]
-        for code in codes[1:]:
-            text += f" - {code[1:]}" if code.startswith("-") and " " not in code else f" + {code}"
+        for code, negated in zip(codes[1:], minus[1:]):
+            if negated:
+                text += f" - ({code})" if not self._atomic(code) and not self._product(code) else f" - {code}"
+            else:
+                text += f" - {code[1:]}" if code.startswith("-") and " " not in code else f" + {code}"
         return text, axes
 
-    def _t_Mul(self, expr) -> Code:
-        """A product; factors over fewer axes first, so that scalars and vectors combine before arrays."""
-        factors = []  # (expr, divide?)
+    @staticmethod
+    def _product(code: str) -> bool:
+        """Whether ``code`` is a product or quotient at its top level (so that ``a - code`` reads right)."""
+        depth = 0
+        for ch in code:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth == 0 and ch in "+-":
+                return False
+        return not code.startswith("-")
+
+    @staticmethod
+    def _mul_factors(expr) -> tuple[str, list]:
+        """(sign, [(factor, divide?)]): the factors of a product, divisions and a leading -1 apart."""
+        factors = []
         for factor in expr.args:
             if factor.is_Pow and factor.exp.is_Number and factor.exp < 0:
                 factors.append((sp.Pow(factor.base, -factor.exp), True))
@@ -197,9 +344,13 @@ class ArrayCodePrinter:
                 factors.append((sp.Integer(factor.q), True))
             else:
                 factors.append((factor, False))
-        sign = ""
         if factors and factors[0] == (-1, False):
-            sign, factors = "-", factors[1:]
+            return "-", factors[1:]
+        return "", factors
+
+    def _t_Mul(self, expr) -> Code:
+        """A product; factors over fewer axes first, so that scalars and vectors combine before arrays."""
+        sign, factors = self._mul_factors(expr)
         parts = [(self.translate(f), f, divide) for f, divide in factors]
         axes = self._merge([part for part, _, _ in parts])
         parts.sort(key=lambda item: len(item[0][1]))
@@ -211,8 +362,20 @@ class ArrayCodePrinter:
 
     def _factor(self, code, have, axes, expr, divide=False) -> str:
         code = self._broadcast(code, have, axes)
-        needs = isinstance(expr, sp.Add) or code.startswith("-") or (divide and not self._atomic(code))
+        needs = isinstance(expr, sp.Add) or code.startswith("-") or (divide and not self._atomic(code)) \
+            or self._matrix_product(code)  # v * (a @ b), not (v * a) @ b
         return f"({code})" if needs else code
+
+    @staticmethod
+    def _matrix_product(code: str) -> bool:
+        """Whether ``code`` has a matrix product ``@`` at its top level."""
+        depth = 0
+        for ch in code:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth == 0 and ch == "@":
+                return True
+        return False
 
     @staticmethod
     def _atomic(code: str) -> bool:
@@ -330,6 +493,10 @@ class ArrayCodePrinter:
             if product is not None:
                 return product
         same_axes = len({frozenset(h) for _, h in parts}) == 1
+        if self.fuse and same_axes:
+            fused = self._fused_sum(factors, parts, summed)
+            if fused is not None:
+                return fused
         if not same_axes and len(parts) <= 3 and all(not isinstance(f, sp.Add) for f in factors):
             return self._einsum(parts, summed)
         code, have = self.translate(body)
@@ -340,6 +507,11 @@ class ArrayCodePrinter:
             code = f"{code}*{'*'.join(self._scalar(k.upper + 1) for k in missing)}"
         if not axis:
             return code, keep
+        if self.fuse and len(have) == 2 and len(axis) == 1 and not missing and _named(code):
+            # a sum over one axis of a matrix: a matrix-vector product with ones (BLAS, about twice as fast)
+            k = have[axis[0]]
+            ones = f"{self.np}.ones({self._scalar(k.upper + 1 - k.lower)}, dtype={code}.dtype)"
+            return (f"({ones} @ {code})" if axis[0] == 0 else f"({code} @ {ones})"), keep
         axis_code = axis[0] if len(axis) == 1 else axis
         return f"{self._wrap(code)}.sum(axis={axis_code})", keep
 
@@ -357,6 +529,19 @@ class ArrayCodePrinter:
         left = self._wrap(a) if ha == (ra, k) else f"{self._wrap(a)}.T"
         right = self._wrap(b) if hb == (k, rb) else f"{self._wrap(b)}.T"
         return f"{left} @ {right}", (ra, rb)
+
+    def _fused_sum(self, factors, parts, summed):
+        """``Σ a*b`` (or ``Σ a**2``) over arrays with the same indices as one ``np.einsum``: no product array."""
+        if len(factors) == 1 and factors[0].is_Pow and factors[0].exp == 2:
+            code, have = self.translate(factors[0].base)
+            if not have or self._wrap(code) != code:
+                return None
+            parts = [(code, have), (code, have)]
+        elif not 2 <= len(parts) <= 3 or any(isinstance(f, sp.Add) for f in factors):
+            return None
+        if not parts[0][1] or not any(k in parts[0][1] for k in summed):
+            return None
+        return self._einsum(parts, summed)
 
     def _einsum(self, parts, summed) -> Code:
         letters = {}
