@@ -1,7 +1,9 @@
 """Timing one training step (forward + backward) of the generated kernels against PyTorch and a GEMM floor.
 
 For each batch size and dtype, three candidates are timed interleaved (one
-repetition of each in turn, so that drift affects all alike):
+repetition of each in turn, so that drift affects all alike; the order rotates
+at every repetition, because whichever candidate runs right after PyTorch pays
+for its still-spinning worker threads on a 2-core machine):
 
 * ``generated``: ``loss_and_grads`` of the kernels module printed for the network;
 * ``torch``: the same network in PyTorch eager on CPU, autograd for the backward
@@ -130,7 +132,9 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: i
             times = {name: [] for name in steps}
             for r in range(repeat):
                 print(f"\r{dtype} batch {m}: {r + 1}/{repeat}", end="", file=progress, flush=True)
-                for name, f in steps.items():
+                names = list(steps)
+                for name in names[r % len(names):] + names[:r % len(names)]:  # each follows each equally often
+                    f = steps[name]
                     for _ in range(warm):
                         f()
                     start = time.perf_counter()
