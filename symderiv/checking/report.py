@@ -16,7 +16,8 @@ def _fmt(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items())
     if isinstance(value, (np.ndarray, list, tuple)):
-        return np.array2string(np.asarray(value, dtype=float), precision=4, separator=", ", max_line_width=10_000)
+        text = np.array2string(np.asarray(value, dtype=float), precision=4, separator=", ", max_line_width=10_000)
+        return text.replace("\n", "")  # one line per array, so that the report's lines stay aligned
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
     return str(value)
