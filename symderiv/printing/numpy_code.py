@@ -322,15 +322,20 @@ class ArrayCodePrinter:
         return text, axes
 
     @staticmethod
-    def _product(code: str) -> bool:
-        """Whether ``code`` is a product or quotient at its top level (so that ``a - code`` reads right)."""
-        depth = 0
+    def _top_level(code: str) -> str:
+        """The characters of ``code`` outside any brackets (what its operators at the top level are)."""
+        depth, outside = 0, []
         for ch in code:
             depth += ch in "([{"
             depth -= ch in ")]}"
-            if depth == 0 and ch in "+-":
-                return False
-        return not code.startswith("-")
+            if depth == 0:
+                outside.append(ch)
+        return "".join(outside)
+
+    @classmethod
+    def _product(cls, code: str) -> bool:
+        """Whether ``code`` is a product or quotient at its top level (so that ``a - code`` reads right)."""
+        return not any(ch in "+-" for ch in cls._top_level(code))
 
     @staticmethod
     def _mul_factors(expr) -> tuple[str, list]:
@@ -366,27 +371,15 @@ class ArrayCodePrinter:
             or self._matrix_product(code)  # v * (a @ b), not (v * a) @ b
         return f"({code})" if needs else code
 
-    @staticmethod
-    def _matrix_product(code: str) -> bool:
+    @classmethod
+    def _matrix_product(cls, code: str) -> bool:
         """Whether ``code`` has a matrix product ``@`` at its top level."""
-        depth = 0
-        for ch in code:
-            depth += ch in "([{"
-            depth -= ch in ")]}"
-            if depth == 0 and ch == "@":
-                return True
-        return False
+        return "@" in cls._top_level(code)
 
-    @staticmethod
-    def _atomic(code: str) -> bool:
+    @classmethod
+    def _atomic(cls, code: str) -> bool:
         """Whether ``a/code`` reads right without parentheses (a name, number, call or subscript)."""
-        depth = 0
-        for ch in code:
-            depth += ch in "([{"
-            depth -= ch in ")]}"
-            if depth == 0 and ch in "+-*/@ ":
-                return False
-        return True
+        return not any(ch in "+-*/@ " for ch in cls._top_level(code))
 
     def _t_Pow(self, expr) -> Code:
         base, exp = expr.args
