@@ -115,19 +115,13 @@ def _known(inst: Instance) -> str:
 
 def _infer_range(var: str, node, inst: Instance, idx: dict):
     """The size of the first array axis that the summation index ``var`` runs along."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
+    for item in lp.walk(node):
         if isinstance(item, lp.Sym) and item.sub:
             parts = list(item.sub)
             letters = parts.pop() if all(c in idx or c == var for c in parts[-1]) else ""
             key = (item.name, item.hat, ",".join(parts) or None, item.sup)
             if var in letters and key in inst.table:
                 return np.shape(inst.table[key])[letters.index(var)]
-        if isinstance(item, lp.Node):
-            stack.extend(v for v in vars(item).values() if isinstance(v, (lp.Node, list, tuple)))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(v for v in item if isinstance(v, (lp.Node, list, tuple)))
     if len(inst.scalars) == 1:  # a layer quantity: sums run over the batch (m) or the features (n)
         return next(iter(inst.scalars.values()))
     raise FormulaError(f"cannot tell what \\sum_{var} runs over: give limits, e.g. \\sum_{{{var}=1}}^{{m}}",
@@ -193,17 +187,12 @@ def _holds(cond: lp.Cond, idx: dict, inst: Instance) -> bool:
 
 def _dangling_letters(tree, bound: set) -> set:
     """Index letters in subscripts that are neither free nor summed (``\\delta_{ij} c_{ik}`` in a gradient)."""
-    found, stack = set(), [tree]
-    while stack:
-        item = stack.pop()
+    found = set()
+    for item in lp.walk(tree):
         if isinstance(item, lp.Sym) and item.sub:
             last = item.sub[-1]
             if last.isalpha() and last.islower() and (len(item.sub) >= 2 or any(c in bound for c in last)):
                 found |= {c for c in last if c not in bound}
-        if isinstance(item, lp.Node):
-            stack.extend(v for v in vars(item).values() if isinstance(v, (lp.Node, list, tuple)))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(v for v in item if isinstance(v, (lp.Node, list, tuple)))
     return found
 
 

@@ -505,16 +505,18 @@ def parse(text: str) -> Node:
     return Parser(text).parse()
 
 
-def sum_variables(node) -> set[str]:
-    """Every summation index letter used in the formula."""
-    found = set()
+def walk(node):
+    """Every node of the formula, depth first (the same order each time)."""
     stack = [node]
     while stack:
         item = stack.pop()
-        if isinstance(item, SumNode):
-            found.add(item.var)
         if isinstance(item, Node):
+            yield item
             stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
         elif isinstance(item, (list, tuple)):
             stack.extend(v for v in item if isinstance(v, (Node, list, tuple)))
-    return found
+
+
+def sum_variables(node) -> set[str]:
+    """Every summation index letter used in the formula."""
+    return {item.var for item in walk(node) if isinstance(item, SumNode)}

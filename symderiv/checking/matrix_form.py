@@ -37,19 +37,13 @@ class ShapeMismatch(ValueError):
 def uses_matrix_form(tree, bound: set) -> bool:
     """True when no array in the formula carries index letters (or it transposes or uses ``\\oplus``)."""
     indexed = False
-    stack = [tree]
-    while stack:
-        item = stack.pop()
+    for item in lp.walk(tree):
         if isinstance(item, (lp.Transpose, lp.Concat)):
             return True
         if isinstance(item, lp.Sym) and item.sub:
             last = item.sub[-1]
             if last.isalpha() and last.islower() and (len(item.sub) >= 2 or all(c in bound for c in last)):
                 indexed = True
-        if isinstance(item, lp.Node):
-            stack.extend(v for v in vars(item).values() if isinstance(v, (lp.Node, list, tuple)))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(v for v in item if isinstance(v, (lp.Node, list, tuple)))
     return not indexed
 
 
