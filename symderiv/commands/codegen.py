@@ -19,7 +19,7 @@ def run(args) -> int:
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import write_generated
 
-    network = sd.Network.from_toml(args.spec) if args.spec else sd.networks.multitask()
+    network = sd.networks.load(args.spec)
     changed = write_generated(args.output, render_kernels(network), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0

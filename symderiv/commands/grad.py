@@ -14,14 +14,9 @@ def add_parser(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def load_network(spec):
-    """The network in ``spec``, or the default one."""
-    import symderiv as sd
-    return sd.Network.from_toml(spec) if spec else sd.networks.multitask()
-
-
 def run(args) -> int:
-    net = load_network(args.spec)
+    import symderiv as sd
+    net = sd.networks.load(args.spec)
     derivations = net.derivations()
     params = args.param or list(net.params)
     for name in params:

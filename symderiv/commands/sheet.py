@@ -29,7 +29,7 @@ def run(args) -> int:
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a directory; -o names the output directory")
-    network = sd.Network.from_toml(args.spec) if args.spec else sd.networks.multitask()
+    network = sd.networks.load(args.spec)
     tex_path = out_dir / "answer_sheet.tex"
     changed = write_generated(tex_path, render_sheet(network), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {tex_path}")

@@ -16,3 +16,8 @@ DEFAULT_NETWORK_FILE = HERE / "multitask.toml"
 def multitask() -> Network:
     """The homework's multi-task network (``multitask.toml``)."""
     return network_from_toml(DEFAULT_NETWORK_FILE)
+
+
+def load(spec=None) -> Network:
+    """The network in the TOML file ``spec``, or the default one (what the commands take)."""
+    return network_from_toml(spec) if spec else multitask()
