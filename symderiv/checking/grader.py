@@ -393,14 +393,15 @@ class NetworkQuantity:
         return self.derived.latex()
 
     def instances(self):
+        symbols = set()
+        for shape in self.network.validate().shapes.values():
+            for dim in shape:
+                symbols |= {str(f) for f in getattr(dim, "free_symbols", ())}
+        features = sorted(symbols - {"m"})
         for k, base in enumerate(_SIZES[:3]):
-            symbols = set()
-            for shape in self.network.validate().shapes.values():
-                for dim in shape:
-                    symbols |= {str(f) for f in getattr(dim, "free_symbols", ())}
             # every size different from the batch and from each other: then a matrix product and an
             # elementwise product, or a matrix and its transpose, can never be confused
-            sizes = {s: base + 1 + rank for rank, s in enumerate(sorted(symbols - {"m"}))}
+            sizes = {s: base + 1 + rank for rank, s in enumerate(features)}
             yield _network_instance(self, base, sizes, seed=k)
 
 
