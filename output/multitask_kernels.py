@@ -114,6 +114,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     eps = float(eps)
     z_1a = x @ theta_1a.T
     z_1a += b_1a
+    step_z_1a = z_1a > 0
     a_1a = np.maximum(z_1a, 0)
     t0 = 1 / (1 - p)
     d_1a = M * a_1a
@@ -122,6 +123,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     yhat_a += b_2a
     z_1b = x @ theta_1b.T
     z_1b += b_1b
+    step_z_1b = z_1b > 0
     a_1b = np.maximum(z_1b, 0)
     t1 = 1 / m
     mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
@@ -170,7 +172,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "xhat_n_1b": xhat_n_1b,
         "gamma": gamma,
         "t3": t3,
-        "z_1b": z_1b,
+        "step_z_1b": step_z_1b,
         "x": x,
         "t4": t4,
         "n_ya": n_ya,
@@ -178,7 +180,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "theta_2a": theta_2a,
         "M": M,
         "t0": t0,
-        "z_1a": z_1a,
+        "step_z_1a": step_z_1a,
     }
 
 
@@ -215,7 +217,7 @@ def backward(cache):
     xhat_n_1b = cache["xhat_n_1b"]
     gamma = cache["gamma"]
     t3 = cache["t3"]
-    z_1b = cache["z_1b"]
+    step_z_1b = cache["step_z_1b"]
     x = cache["x"]
     t4 = cache["t4"]
     n_ya = cache["n_ya"]
@@ -223,7 +225,7 @@ def backward(cache):
     theta_2a = cache["theta_2a"]
     M = cache["M"]
     t0 = cache["t0"]
-    z_1a = cache["z_1a"]
+    step_z_1a = cache["step_z_1a"]
     delta_z_2b = yhat_b - y_b
     delta_z_2b *= t1
     grad_theta_2b = delta_z_2b.T @ c_2b
@@ -241,7 +243,7 @@ def backward(cache):
     delta_a_1b *= gamma * t3
     del delta_n_1b
     delta_z_1b = delta_a_1b
-    delta_z_1b *= z_1b > 0
+    delta_z_1b *= step_z_1b
     grad_theta_1b = delta_z_1b.T @ x
     grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
     del delta_z_1b
@@ -256,7 +258,7 @@ def backward(cache):
     delta_a_1a *= M
     delta_a_1a *= t0
     delta_z_1a = delta_a_1a
-    delta_z_1a *= z_1a > 0
+    delta_z_1a *= step_z_1a
     grad_theta_1a = delta_z_1a.T @ x
     grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
     del delta_z_1a
@@ -333,7 +335,9 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     eps = float(eps)
     z_1a = x @ theta_1a.T
     z_1a += b_1a
-    a_1a = np.maximum(z_1a, 0)
+    step_z_1a = z_1a > 0
+    a_1a = z_1a
+    np.maximum(a_1a, 0, out=a_1a)
     t0 = 1 / (1 - p)
     d_1a = a_1a
     d_1a *= M
@@ -342,7 +346,9 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     yhat_a += b_2a
     z_1b = x @ theta_1b.T
     z_1b += b_1b
-    a_1b = np.maximum(z_1b, 0)
+    step_z_1b = z_1b > 0
+    a_1b = z_1b
+    np.maximum(a_1b, 0, out=a_1b)
     t1 = 1 / m
     mu_n_1b = t1 * (np.ones(m, dtype=a_1b.dtype) @ a_1b)
     t2 = a_1b
@@ -351,10 +357,11 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     t3 = 1 / np.sqrt(eps + var_n_1b)
     xhat_n_1b = t2
     xhat_n_1b *= t3
-    n_1b = gamma * xhat_n_1b
+    c_2b = np.empty((m, size_n_1b + n_ya), dtype=dtype)
+    n_1b = c_2b[:, :size_n_1b]
+    np.multiply(gamma, xhat_n_1b, out=n_1b)
     n_1b += beta
-    c_2b = np.concatenate((n_1b, yhat_a), axis=1)
-    del n_1b
+    c_2b[:, size_n_1b:] = yhat_a
     z_2b = c_2b @ theta_2b.T
     z_2b += b_2b
     yhat_b_max = z_2b.max(axis=1)
@@ -388,8 +395,8 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_a_1b *= gamma * t3
     del delta_n_1b
     delta_z_1b = delta_a_1b
-    delta_z_1b *= z_1b > 0
-    del z_1b
+    delta_z_1b *= step_z_1b
+    del step_z_1b
     grad_theta_1b = delta_z_1b.T @ x
     grad_b_1b = np.ones(m, dtype=delta_z_1b.dtype) @ delta_z_1b
     del delta_z_1b
@@ -406,8 +413,8 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     delta_a_1a *= M
     delta_a_1a *= t0
     delta_z_1a = delta_a_1a
-    delta_z_1a *= z_1a > 0
-    del z_1a
+    delta_z_1a *= step_z_1a
+    del step_z_1a
     grad_theta_1a = delta_z_1a.T @ x
     grad_b_1a = np.ones(m, dtype=delta_z_1a.dtype) @ delta_z_1a
     del delta_z_1a

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import sympy as sp
 
 from symderiv.emitting.files import GENERATED_MARK
@@ -31,6 +32,7 @@ from symderiv.emitting.kernel_rewrites import (
     inline_numbers,
     prune,
     stabilise_softmax,
+    store_steps,
 )
 from symderiv.layers.base import Definition
 from symderiv.printing.numpy_code import ArrayCodePrinter, new_array
@@ -117,7 +119,31 @@ def _viewed(code: str) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=frozenset()) -> list[str]:
+_UFUNCS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide", ast.MatMult: "matmul"}
+
+
+def _written_into(target: str, line: str) -> str:
+    """``target = code`` rewritten to store into the existing array ``target`` (a slice of another one).
+
+    >>> _written_into("a", "a = x * y"), _written_into("a", "a = np.exp(x)"), _written_into("a", "a = x")
+    ('np.multiply(x, y, out=a)', 'np.exp(x, out=a)', 'a[...] = x')
+    """
+    node = ast.parse(line).body[0]
+    value = node.value
+    if isinstance(value, ast.BinOp) and type(value.op) in _UFUNCS:
+        call = ast.Call(ast.Attribute(ast.Name("np"), _UFUNCS[type(value.op)]), [value.left, value.right], [])
+    elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.keywords \
+            and isinstance(value.func.value, ast.Name) and value.func.value.id == "np" \
+            and isinstance(getattr(np, value.func.attr, None), np.ufunc):
+        call = value
+    else:
+        return f"{target}[...] = {ast.unparse(value)}"
+    call.keywords = [ast.keyword("out", ast.Name(target))]
+    return ast.unparse(call)
+
+
+def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=frozenset(),
+                allocate: bool = False) -> list[str]:
     """The definitions printed; arrays the function owns are reused in place or let go once nothing reads them.
 
     An array is owned if a statement here makes it new (not a view) and it
@@ -125,7 +151,10 @@ def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=f
     or alias. It is offered to the statement that reads it last (see
     :meth:`ArrayCodePrinter.statement`). Any other array of two or more axes
     made here and not kept is deleted after its last use, so that its memory
-    serves the arrays made after it.
+    serves the arrays made after it. With ``allocate`` (the function has a
+    ``dtype``), an owned array that only a concatenation reads is computed
+    in its place in the concatenation, allocated up front: no array of its
+    own, no copy.
     """
     names = [printer.names.get(d.base, _label(d.base)) for d in definitions]
     codes = [printer.aligned(d.expr, d.indices) for d in definitions]
@@ -134,12 +163,34 @@ def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=f
     viewed = {_viewed(code) for code in codes}
     owned = {name for name, code in zip(names, codes) if new_array(code) and name not in keep and name not in viewed}
     big = {name for name, d in zip(names, definitions) if len(d.indices) >= 2 and name not in keep}
-    lines = []
+    placed, copies = {}, {}  # part -> (concatenation, slice); concatenation -> [(part code, slice)] left to copy
+    if allocate:
+        for k, definition in enumerate(definitions):
+            pieces = printer.concatenation(definition.expr, definition.indices)
+            if pieces is None:
+                continue
+            mine = [code in owned and last[code] == k and sum(code in r for r in reads) == 1 for code, _ in pieces]
+            if any(mine):
+                placed |= {code: (names[k], where) for (code, where), own in zip(pieces, mine) if own}
+                copies[names[k]] = [piece for piece, own in zip(pieces, mine) if not own]
+    allocated, lines = set(), []
     for k, (definition, name) in enumerate(zip(definitions, names)):
+        if name in copies:
+            lines += [f"{name}{where} = {code}" for code, where in copies[name]]
+            continue
         donors = {n for n in reads[k] if n in owned and last[n] == k}
         printed = printer.statement(name, definition.expr, definition.indices, donors)
+        if name in placed:
+            whole, where = placed[name]
+            if whole not in allocated:
+                allocated.add(whole)
+                whole_definition = definitions[names.index(whole)]
+                lines.append(f"{whole} = np.empty({printer.shape(whole_definition.indices)}, dtype=dtype)")
+            lines.append(f"{name} = {whole}{where}")
+            printed = [_written_into(name, printed[0]), *printed[1:]]
         lines += printed
-        dead = sorted(n for n in reads[k] if n in big and last[n] == k and f"{name} = {n}" not in printed)
+        dead = sorted(n for n in reads[k] if n in big and last[n] == k and f"{name} = {n}" not in printed
+                      and n not in placed)
         if dead:
             lines.append(f"del {', '.join(dead)}")
     return lines
@@ -165,7 +216,7 @@ def _split(forward: list[Definition], backward: list[Definition]):
     taken = {_label(d.base) for d in [*forward, *backward]}
     forward, rewrite_logs = stabilise_softmax(forward, taken)
     backward = [Definition(d.name, d.base, d.indices, rewrite_logs(d.expr)) for d in backward]
-    everything = common_subexpressions(inline_numbers([*forward, *backward]))
+    everything = common_subexpressions(store_steps(inline_numbers([*forward, *backward]), taken))
     last = max(n for n, d in enumerate(everything) if d.base in {f.base for f in forward})
     return everything[: last + 1], everything[last + 1:]
 
@@ -184,11 +235,11 @@ def _kernel_pair(forward, backward, keep, arrays, constants, printer, sizes, out
     returned = {printer.names.get(b, _label(b)) for b in keep}
     bwd_lines = _statements(hoist_results(backward), printer, returned)
     cache = _loaded(bwd_lines)
-    fwd_lines = _statements(forward, printer, {*outputs, *cache})
+    fwd_lines = _statements(forward, printer, {*outputs, *cache}, allocate=True)
     fused = None
     if loss is not None:
         fused = head + _statements(hoist_results(prune([*forward, *backward], {*keep, loss})), printer,
-                                   {*returned, printer.names.get(loss, _label(loss))})
+                                   {*returned, printer.names.get(loss, _label(loss))}, allocate=True)
     return head + fwd_lines, bwd_lines, cache, fused
 
 

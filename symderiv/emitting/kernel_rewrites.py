@@ -7,6 +7,9 @@ in evaluation order, and knows no layer:
 * :func:`stabilise_softmax` turns any ``exp(z_u) / Σ_k exp(z_k)`` into
   ``e_u / Σ_k e_k`` with ``e = exp(z − max z)``, and any ``log`` of such a
   definition into ``z − max z − log Σ_k e_k`` (no overflow, no ``log 0``).
+* :func:`store_steps` computes the steps ``[z > 0]`` that are all a later
+  pass reads of an array ``z`` once, as booleans, before ``z``'s last other
+  use: ``z`` can then be let go (or updated in place) there.
 * :func:`prune` drops definitions nothing needs.
 * :func:`hoist_results` moves each definition nothing else reads (a gradient,
   a loss) up to just after what it reads, so that its operands can be let go
@@ -32,7 +35,7 @@ from collections import Counter
 import sympy as sp
 
 from symderiv.layers.base import Definition
-from symderiv.printing.numpy_code import MaxOver
+from symderiv.printing.numpy_code import MaxOver, StepArray
 
 
 def free_indices(expr: sp.Basic) -> set:
@@ -130,6 +133,62 @@ def stabilise_softmax(definitions: list[Definition], taken: set[str] = frozenset
 
         logs[definition.base] = log_of
     return result, rewrite_logs
+
+
+def _steps_of(expr: sp.Basic, base) -> set:
+    """The steps ``Heaviside(base[...], h0)`` in ``expr`` (``h0`` being 0 or 1)."""
+    return {h for h in expr.atoms(sp.Heaviside) if isinstance(h.args[0], sp.Indexed) and h.args[0].base == base
+            and len(h.args) == 2 and h.args[1] in (0, 1)}
+
+
+def store_steps(definitions: list[Definition], taken: set[str] = frozenset()) -> list[Definition]:
+    """Each array whose later readers read it only through one step ``[z > 0]`` gets that step stored once.
+
+    For a definition ``z`` read first by definitions that need its values
+    (up to the last of them, at position ``k``), then only through
+    ``Heaviside(z, h0)`` (as the backward pass of a ReLU does), the step is
+    defined as a boolean array just before ``k`` and read in its place: ``z``
+    is not needed after ``k``, and a boolean is an eighth of a float64.
+
+    >>> import sympy as sp
+    >>> from symderiv.layers.indices import make_index
+    >>> m, n = sp.symbols("m n", integer=True, positive=True)
+    >>> i, u = make_index("i", m), make_index("u", n)
+    >>> z, a, d, g = (sp.IndexedBase(s) for s in "zadg")
+    >>> x = sp.IndexedBase("x")
+    >>> defs = [Definition("z", z, (i, u), 2 * x[i, u]),
+    ...         Definition("a", a, (i, u), sp.Max(z[i, u], 0)),
+    ...         Definition("d", d, (i, u), g[i, u] * sp.Heaviside(z[i, u], 0))]
+    >>> [f"{d.name} = {d.expr}" for d in store_steps(defs)]
+    ['z = 2*x[i, u]', 'step_z = Heaviside(z[i, u], 0)', 'a = Max(0, z[i, u])', 'd = g[i, u]*step_z[i, u]']
+    """
+    result = list(definitions)
+    names = set(taken) | {_label(d) for d in definitions}
+    for definition in definitions:
+        z = definition.base
+        if not definition.indices:
+            continue
+        readers = [n for n, d in enumerate(result) if z in uses(d.expr)]
+        steps = {n: _steps_of(result[n].expr, z) for n in readers}
+        stepped = [n for n in readers
+                   if steps[n] and z not in uses(result[n].expr.xreplace({h: sp.Dummy() for h in steps[n]}))]
+        other = [n for n in readers if n not in stepped]
+        at_zero = {h.args[1] for n in stepped for h in steps[n]}
+        if not stepped or not other or max(other) > min(stepped) or len(at_zero) != 1:
+            continue
+        name = f"step_{_label(definition)}"
+        while name in names:
+            name += "_"
+        names.add(name)
+        shape = tuple(i.upper - i.lower + 1 for i in definition.indices)
+        step = StepArray(name, shape=shape)
+        h0 = at_zero.pop()
+        for n in stepped:
+            expr = result[n].expr.xreplace({h: step[h.args[0].indices] for h in steps[n]})
+            result[n] = Definition(result[n].name, result[n].base, result[n].indices, expr)
+        result.insert(max(other), Definition(name, step, definition.indices,
+                                              sp.Heaviside(z[definition.indices], h0)))
+    return result
 
 
 def uses(expr: sp.Basic) -> set:

@@ -42,6 +42,10 @@ class MaxOver(sp.Function):
         return self.args[1]
 
 
+class StepArray(sp.IndexedBase):
+    """An array of booleans, such as a step ``[z > 0]`` computed once: read as a factor, never updated in place."""
+
+
 def _reads(expr: sp.Basic, base) -> int:
     """How many times ``expr`` reads the array ``base``."""
     return sum(1 for e in sp.preorder_traversal(expr) if isinstance(e, sp.Indexed) and e.base == base)
@@ -54,7 +58,7 @@ def _floating(expr: sp.Basic) -> bool:
     matrices (float64 whatever the arrays) are not.
     """
     if isinstance(expr, sp.Indexed):
-        return True
+        return not isinstance(expr.base, StepArray)
     if isinstance(expr, (sp.Heaviside, sp.KroneckerDelta, sp.Idx, sp.Symbol, sp.Number, sp.logic.boolalg.Boolean)):
         return False
     return any(_floating(a) for a in expr.args)
@@ -205,7 +209,41 @@ class ArrayCodePrinter:
             lines = self._into(target, expr, axes, frozenset(donors), expr) if len(axes) >= 2 else None
         finally:
             self._hint = previous
-        return lines if lines is not None else [f"{target} = {self.aligned(expr, axes)}"]
+        if lines is not None:
+            return lines
+        code = self.aligned(expr, axes)
+        if len(axes) >= 2:
+            lines = self._ufunc_in_place(target, expr, code, donors)
+        return lines if lines is not None else [f"{target} = {code}"]
+
+    def _ufunc_in_place(self, target, expr, code, donors):
+        """``np.f(a, ...)`` with ``a`` a dead floating array read once, laid out as the result: ``f`` writes into ``a``.
+
+        >>> from symderiv.layers.indices import make_index
+        >>> m, n = sp.symbols("m n", integer=True, positive=True)
+        >>> i, u = make_index("i", m), make_index("u", n)
+        >>> z = sp.IndexedBase("z")
+        >>> ArrayCodePrinter().statement("a", sp.exp(z[i, u]), (i, u), donors={"z"})
+        ['a = z', 'np.exp(a, out=a)']
+        >>> ArrayCodePrinter().statement("a", sp.exp(z[i, u]), (i, u))
+        ['a = np.exp(z)']
+        """
+        import numpy
+
+        node = ast.parse(code, mode="eval").body
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == self.np
+                and isinstance(getattr(numpy, node.func.attr, None), numpy.ufunc)
+                and getattr(numpy, node.func.attr).nout == 1):
+            return None
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        floating = {self.names.get(e.base, str(e.base.label)) for e in expr.atoms(sp.Indexed) if _floating(e)}
+        for position, arg in enumerate(node.args):
+            if isinstance(arg, ast.Name) and arg.id in donors and arg.id in floating and names.count(arg.id) == 1:
+                node.args[position] = ast.Name(target)
+                node.keywords = [ast.keyword("out", ast.Name(target))]
+                return ([] if arg.id == target else [f"{target} = {arg.id}"]) + [ast.unparse(node)]
+        return None
 
     def _into(self, target, expr, axes, donors, whole):
         """Lines leaving ``expr`` (a sum or product over ``axes``) in ``target``, built in place; or None."""
@@ -250,7 +288,8 @@ class ArrayCodePrinter:
         """
         full = [part for part in parts if set(part[3]) == set(axes)]
         for k, item, code, have in full:  # a dead array the statement reads once: updated in place
-            if code in donors and have == axes and isinstance(item, sp.Indexed) and _reads(whole, item.base) == 1:
+            if code in donors and have == axes and isinstance(item, sp.Indexed) and _floating(item) \
+                    and _reads(whole, item.base) == 1:
                 return {k}, ([] if code == target else [f"{target} = {code}"])
         for k, item, code, have in full:  # a term or factor that is a new array anyway
             if isinstance(item, sp.Indexed) or isinstance(-item, sp.Indexed) or not _floating(item):
@@ -280,7 +319,7 @@ class ArrayCodePrinter:
     def _broadcast(self, code: str, have: tuple, target: tuple, full: bool = False) -> str:
         """Lay ``code`` (over ``have``) out along ``target``; missing leading axes are left to broadcasting."""
         if not have:
-            return code if not full or not target else f"{self.np}.full({self._shape(target)}, {code})"
+            return code if not full or not target else f"{self.np}.full({self.shape(target)}, {code})"
         order = [a for a in target if a in have]
         if order != list(have):
             perm = tuple(have.index(a) for a in order)
@@ -293,14 +332,16 @@ class ArrayCodePrinter:
         if any(s == "None" for s in selectors):
             code = f"{self._wrap(code)}[{', '.join(selectors)}]"
         if full and self._missing(have, target):
-            code = f"{self.np}.broadcast_to({code}, {self._shape(target)})"
+            code = f"{self.np}.broadcast_to({code}, {self.shape(target)})"
         return code
 
     def _missing(self, have, target):
         return any(a not in have for a in target)
 
-    def _shape(self, axes) -> str:
-        return "(" + "".join(f"{self._scalar(a.upper + 1 - a.lower)}, " for a in axes) + ")"
+    def shape(self, axes) -> str:
+        """The shape of an array over ``axes``, as code: ``(m, n)``."""
+        sizes = [self._scalar(a.upper + 1 - a.lower) for a in axes]
+        return f"({sizes[0]},)" if len(sizes) == 1 else f"({', '.join(sizes)})"
 
     @staticmethod
     def _wrap(code: str) -> str:
@@ -441,6 +482,11 @@ class ArrayCodePrinter:
 
     def _concatenate(self, first, second, index, cut) -> Code:
         """``first`` for ``index < cut``, ``second`` after: the two parts joined along that axis."""
+        codes, axes, _ = self._pieces(first, second, index, cut)
+        return f"{self.np}.concatenate(({', '.join(codes)}), axis={axes.index(index)})", axes
+
+    def _pieces(self, first, second, index, cut):
+        """(code of each part laid out as the result, axes of the result, the two ranges of ``index``)."""
         head = sp.Idx(index.label, (index.lower, cut - 1))
         tail = sp.Idx(index.label, (cut, index.upper))
         parts = [self.translate(first.xreplace({index: head})), self.translate(second.xreplace({index: tail}))]
@@ -451,7 +497,37 @@ class ArrayCodePrinter:
         for (code, have), piece in zip(parts, (head, tail)):
             target = tuple(piece if a == index else a for a in axes)
             codes.append(self._broadcast(code, have, target, full=True))
-        return f"{self.np}.concatenate(({', '.join(codes)}), axis={axes.index(index)})", axes
+        return codes, axes, (head, tail)
+
+    def concatenation(self, expr: sp.Expr, axes: tuple) -> list[tuple[str, str]] | None:
+        """If ``expr`` laid out over ``axes`` joins two arrays along one axis: [(code of a part, its slice)].
+
+        The slices select each part's place in the result (``[:, :n]``,
+        ``[:, n:]``), so that a part can be computed right there.
+
+        >>> from symderiv.layers.indices import make_index
+        >>> m, n, k = sp.symbols("m n k", integer=True, positive=True)
+        >>> i, u = make_index("i", m), make_index("u", n + k)
+        >>> a, b = sp.IndexedBase("a"), sp.IndexedBase("b")
+        >>> ArrayCodePrinter().concatenation(sp.Piecewise((a[i, u], u < n), (b[i, u - n], True)), (i, u))
+        [('a', '[:, :n]'), ('b', '[:, n:]')]
+        """
+        if not isinstance(expr, sp.Piecewise) or len(expr.args) != 2 or expr.args[1][1] != sp.true:
+            return None
+        split = self._index_split(expr.args[0][1])
+        if split is None:
+            return None
+        index, cut = split
+        previous, self._hint = self._hint, tuple(axes)
+        try:
+            codes, have, _ = self._pieces(expr.args[0][0], expr.args[1][0], index, cut)
+        finally:
+            self._hint = previous
+        if have != tuple(axes):
+            return None
+        at, offset = have.index(index), self._scalar(cut - index.lower)
+        before = ":, " * at
+        return [(codes[0], f"[{before}:{offset}]"), (codes[1], f"[{before}{offset}:]")]
 
     def _condition(self, cond) -> Code:
         ops = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">", sp.GreaterThan: ">=",
