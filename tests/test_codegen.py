@@ -229,6 +229,58 @@ def test_generated_code_is_vectorised_ruff_clean_and_deterministic(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _body(source: str, function: str) -> list[str]:
+    tree = ast.parse(source)
+    node = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == function)
+    return [ast.unparse(statement) for statement in node.body[1:]]
+
+
+def test_fused_body_spares_memory_passes():
+    """A ReLU's input dies at the ReLU (its step is kept as booleans), and the max runs in place; a part only a
+    concatenation reads is computed in its slice (no array of its own, no np.concatenate copy)."""
+    source = render_kernels(sd.networks.multitask())
+    body = _body(source, "loss_and_grads")
+    for z, a in (("z_1a", "a_1a"), ("z_1b", "a_1b")):
+        at = body.index(f"np.maximum({a}, 0, out={a})")
+        assert body[at - 1] == f"{a} = {z}" and body[at - 2] == f"step_{z} = {z} > 0"
+        assert not [line for line in body[at:] if z in {n.id for n in ast.walk(ast.parse(line))
+                                                         if isinstance(n, ast.Name)}], z
+        assert any(line.endswith(f"*= step_{z}") for line in body[at:])
+    assert not [line for line in body if "concatenate" in line]
+    assert "c_2b = np.empty((m, size_n_1b + n_ya), dtype=dtype)" in body
+    assert body.index("n_1b = c_2b[:, :size_n_1b]") < body.index("np.multiply(gamma, xhat_n_1b, out=n_1b)")
+    assert "c_2b[:, size_n_1b:] = yhat_a" in body  # yhat_a is read elsewhere: copied, not placed
+    # forward caches the boolean step for backward, not the ReLU's input
+    backward = _body(source, "backward")
+    assert "step_z_1a = cache['step_z_1a']" in backward and "z_1a = cache['z_1a']" not in backward
+    # both parts of the skip network's concatenation: g2 is placed (computed by the max itself), h is copied
+    body = _body(render_kernels(CASES["skip"][0]()), "loss_and_grads")
+    assert "np.maximum(z2, 0, out=g2)" in body and "cat[:, n_g:] = h" in body
+
+
+def test_store_steps_only_when_the_step_is_all_that_is_read_later():
+    import sympy as sp
+    from symderiv.emitting.kernel_rewrites import store_steps
+    from symderiv.layers.base import Definition
+    from symderiv.layers.indices import make_index
+    from symderiv.printing.numpy_code import ArrayCodePrinter, StepArray
+
+    m, n = sp.symbols("m n", integer=True, positive=True)
+    i, u = make_index("i", m), make_index("u", n)
+    z, a, d, g, x = (sp.IndexedBase(s) for s in ("z", "a", "d", "g", "x"))
+    head = [Definition("z", z, (i, u), 2 * x[i, u])]
+    relu = Definition("a", a, (i, u), sp.Max(z[i, u], 0))
+    step = Definition("d", d, (i, u), g[i, u] * sp.Heaviside(z[i, u], 0))
+    value_after = Definition("e", sp.IndexedBase("e"), (i, u), z[i, u] * g[i, u])
+    assert [q.name for q in store_steps([*head, relu, step])] == ["z", "step_z", "a", "d"]
+    assert store_steps([*head, relu, step, value_after]) == [*head, relu, step, value_after]  # z read after
+    assert store_steps([*head, step]) == [*head, step]  # nothing but the step reads z: nothing gained
+    # a step array is boolean: never the array a float product is built in
+    s = StepArray("s")
+    lines = ArrayCodePrinter().statement("y", s[i, u] * g[i, u], (i, u), donors={"s", "g"})
+    assert lines == ["y = g", "y *= s"]
+
+
 def test_committed_module_is_fresh(tmp_path):
     out = tmp_path / "kernels.py"
     subprocess.run([sys.executable, "-m", "symderiv", "codegen", "-o", str(out)], check=True, cwd=ROOT)

@@ -178,7 +178,7 @@ def _statements(definitions: list[Definition], printer: ArrayCodePrinter, keep=f
         if name in copies:
             lines += [f"{name}{where} = {code}" for code, where in copies[name]]
             continue
-        donors = {n for n in reads[k] if n in owned and last[n] == k}
+        donors = {n for n in reads[k] if n in owned and last[n] == k and name not in placed}  # (no copy into a slice)
         printed = printer.statement(name, definition.expr, definition.indices, donors)
         if name in placed:
             whole, where = placed[name]
