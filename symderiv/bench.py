@@ -1,20 +1,21 @@
 """Timing one training step (forward + backward) of the generated kernels against PyTorch and a GEMM floor.
 
 For each batch size and dtype, three candidates are timed interleaved (one
-repetition of each in turn, so that drift affects all alike; the order rotates
-at every repetition, because whichever candidate runs right after PyTorch pays
-for its still-spinning worker threads on a 2-core machine):
+repetition of each in turn, so that drift affects all alike):
 
 * ``generated``: ``loss_and_grads`` of the kernels module printed for the network;
 * ``torch``: the same network in PyTorch eager on CPU, autograd for the backward
   (skipped, with a note, if PyTorch is not installed);
 * ``floor``: the matrix products of the step alone, in NumPy.
 
-Each candidate is timed right after another one, whose threads may still be
-busy (PyTorch's OpenMP and OpenBLAS threads spin for a while after an
-operation): on a machine with few cores the candidate timed right after
-PyTorch pays for it. ``warm`` untimed steps of the candidate itself just
-before each timed step measure steady state instead (as in a training loop).
+What ran just before a timed step matters: PyTorch's OpenMP threads (and
+OpenBLAS's) spin for a while after an operation, and on a machine with few
+cores the step timed right after PyTorch runs about twice as slow. So each
+timed step follows one untimed step of a candidate, and over the repetitions
+every candidate follows each of the three (itself included) equally often
+(:func:`schedule`): all medians are taken over the same mix. ``warm`` untimed
+steps of the candidate itself just before each timed step measure steady
+state instead (as in a training loop).
 
 The PyTorch reference and the GEMM list are those of the default multi-task
 network (the one the homework asks about); the generated kernels come from
@@ -104,6 +105,20 @@ def floor_step(params, inputs):
     return step
 
 
+def schedule(names: list[str], repeat: int) -> list[tuple[str, str]]:
+    """(candidate timed, candidate run untimed just before it), ``repeat`` rounds of one timing of each.
+
+    The order within a round rotates, and candidate ``x`` of round ``r`` follows
+    candidate ``x + r``: over any ``len(names)`` consecutive rounds each one is
+    timed right after each one (itself included) exactly once.
+
+    >>> schedule(["a", "b"], 2)
+    [('a', 'a'), ('b', 'b'), ('b', 'a'), ('a', 'b')]
+    """
+    n = len(names)
+    return [(names[(r + j) % n], names[((r + j) % n + r) % n]) for r in range(repeat) for j in range(n)]
+
+
 def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: int = 0) -> list[dict]:
     """Time the three candidates; print a table of medians (ms) and ratios; return the rows.
 
@@ -130,16 +145,17 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: i
             for f in steps.values():  # warm up
                 f()
             times = {name: [] for name in steps}
-            for r in range(repeat):
-                print(f"\r{dtype} batch {m}: {r + 1}/{repeat}", end="", file=progress, flush=True)
-                names = list(steps)
-                for name in names[r % len(names):] + names[:r % len(names)]:  # each follows each equally often
-                    f = steps[name]
-                    for _ in range(warm):
-                        f()
-                    start = time.perf_counter()
+            plan = schedule(list(steps), repeat)
+            for r, (name, before) in enumerate(plan):
+                if r % len(steps) == 0:
+                    print(f"\r{dtype} batch {m}: {r // len(steps) + 1}/{repeat}", end="", file=progress, flush=True)
+                f = steps[name]
+                steps[before]()
+                for _ in range(warm):
                     f()
-                    times[name].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                f()
+                times[name].append(time.perf_counter() - start)
             print(file=progress)
             row = {"dtype": dtype, "batch": m, **{k: 1e3 * statistics.median(v) for k, v in times.items()}}
             rows.append(row)

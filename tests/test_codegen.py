@@ -303,3 +303,18 @@ def test_bench_smoke():
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "gen/floor" in done.stdout and "float64" in done.stdout
+
+
+def test_bench_schedule_is_fair():
+    """Every candidate is timed right after each candidate equally often (a fixed or merely rotated order
+    lets one candidate follow PyTorch's spinning threads more often than the others)."""
+    from collections import Counter
+
+    from symderiv.bench import schedule
+
+    names = ["generated", "floor", "torch"]
+    plan = schedule(names, 30)
+    assert Counter(timed for timed, _ in plan) == {n: 30 for n in names}
+    assert Counter(plan) == {(a, b): 10 for a in names for b in names}
+    for r in range(30):  # each round times each candidate once
+        assert sorted(timed for timed, _ in plan[3 * r: 3 * r + 3]) == sorted(names)
