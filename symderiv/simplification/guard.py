@@ -27,6 +27,9 @@ def time_limit(seconds: float):
         return
 
     def on_alarm(signum, frame):
+        # Raised inside a garbage-collector callback or a __del__, the exception is printed and dropped
+        # ("Exception ignored in ..."); so the alarm is armed again, and the limit holds on the next try.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise SimplificationTimeout(f"a SymPy call ran past its limit of {seconds} s")
 
     outer_remaining, _ = signal.getitimer(signal.ITIMER_REAL)  # a limit may already be running (nesting)
