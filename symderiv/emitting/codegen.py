@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import sympy as sp
 
 from symderiv.emitting.files import GENERATED_MARK
@@ -35,7 +34,7 @@ from symderiv.emitting.kernel_rewrites import (
     store_steps,
 )
 from symderiv.layers.base import Definition
-from symderiv.printing.numpy_code import ArrayCodePrinter, new_array
+from symderiv.printing.numpy_code import ArrayCodePrinter, new_array, ufunc_call
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 CONSTANT_DEFAULTS = {"p": 0.5, "eps": 1e-5}
@@ -132,9 +131,7 @@ def _written_into(target: str, line: str) -> str:
     value = node.value
     if isinstance(value, ast.BinOp) and type(value.op) in _UFUNCS:
         call = ast.Call(ast.Attribute(ast.Name("np"), _UFUNCS[type(value.op)]), [value.left, value.right], [])
-    elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.keywords \
-            and isinstance(value.func.value, ast.Name) and value.func.value.id == "np" \
-            and isinstance(getattr(np, value.func.attr, None), np.ufunc):
+    elif ufunc_call(value):
         call = value
     else:
         return f"{target}[...] = {ast.unparse(value)}"

@@ -51,10 +51,19 @@ def free_indices(expr: sp.Basic) -> set:
     return set().union(set(), *(free_indices(a) for a in expr.args))
 
 
-def _make(name: str, indices: tuple, expr: sp.Expr) -> Definition:
+def _make(name: str, indices: tuple, expr: sp.Expr, array=sp.IndexedBase) -> Definition:
     shape = tuple(i.upper - i.lower + 1 for i in indices)
-    base = sp.IndexedBase(name, shape=shape, real=True) if indices else sp.Symbol(name, real=True)
+    base = array(name, shape=shape, real=True) if indices else sp.Symbol(name, real=True)
     return Definition(name, base, tuple(indices), expr)
+
+
+def _fresh(stem: str, names: set[str]) -> str:
+    """``stem``, with ``_`` appended until it is not in ``names``; the name is added to them."""
+    name = stem
+    while name in names:
+        name += "_"
+    names.add(name)
+    return name
 
 
 def _label(definition: Definition) -> str:
@@ -98,11 +107,7 @@ def stabilise_softmax(definitions: list[Definition], taken: set[str] = frozenset
     names = set(taken) | {_label(d) for d in definitions}
 
     def fresh(stem):
-        name = stem
-        while name in names:
-            name += "_"
-        names.add(name)
-        return name
+        return _fresh(stem, names)
 
     def rewrite_logs(expr):
         return expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Indexed)
@@ -176,18 +181,12 @@ def store_steps(definitions: list[Definition], taken: set[str] = frozenset()) ->
         at_zero = {h.args[1] for n in stepped for h in steps[n]}
         if not stepped or not other or max(other) > min(stepped) or len(at_zero) != 1:
             continue
-        name = f"step_{_label(definition)}"
-        while name in names:
-            name += "_"
-        names.add(name)
-        shape = tuple(i.upper - i.lower + 1 for i in definition.indices)
-        step = StepArray(name, shape=shape)
-        h0 = at_zero.pop()
+        step = _make(_fresh(f"step_{_label(definition)}", names), definition.indices,
+                     sp.Heaviside(definition.element(), at_zero.pop()), array=StepArray)
         for n in stepped:
-            expr = result[n].expr.xreplace({h: step[h.args[0].indices] for h in steps[n]})
+            expr = result[n].expr.xreplace({h: step.element(h.args[0].indices) for h in steps[n]})
             result[n] = Definition(result[n].name, result[n].base, result[n].indices, expr)
-        result.insert(max(other), Definition(name, step, definition.indices,
-                                              sp.Heaviside(z[definition.indices], h0)))
+        result.insert(max(other), step)
     return result
 
 
@@ -309,10 +308,7 @@ def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> l
                 if key not in named:
                     inner = e.func(*(visit(a) for a in e.args)) if not isinstance(e, (sp.Sum, MaxOver)) else \
                         _visit_inside(e)
-                    name = f"{prefix}{len(named)}"
-                    while name in taken:
-                        name += "_"
-                    definition = _make(name, free, inner)
+                    definition = _make(_fresh(f"{prefix}{len(named)}", taken), free, inner)
                     named[key] = definition
                     before.append(definition)
                 definition = named[key]

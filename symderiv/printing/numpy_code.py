@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import string
 
+import numpy
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -70,6 +71,16 @@ def _named(code: str) -> bool:
     while isinstance(node, ast.Subscript):
         node = node.value
     return isinstance(node, ast.Name)
+
+
+def ufunc_call(node: ast.AST, module: str = "np") -> bool:
+    """Whether ``node`` calls a one-output NumPy ufunc (``np.exp(x)``, ``np.maximum(x, 0)``) with no keywords,
+    so that an ``out=`` array can be given to it."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == module):
+        return False
+    function = getattr(numpy, node.func.attr, None)
+    return isinstance(function, numpy.ufunc) and function.nout == 1
 
 
 def new_array(code: str) -> bool:
@@ -228,13 +239,8 @@ class ArrayCodePrinter:
         >>> ArrayCodePrinter().statement("a", sp.exp(z[i, u]), (i, u))
         ['a = np.exp(z)']
         """
-        import numpy
-
         node = ast.parse(code, mode="eval").body
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == self.np
-                and isinstance(getattr(numpy, node.func.attr, None), numpy.ufunc)
-                and getattr(numpy, node.func.attr).nout == 1):
+        if not ufunc_call(node, self.np):
             return None
         names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
         floating = {self.names.get(e.base, str(e.base.label)) for e in expr.atoms(sp.Indexed) if _floating(e)}
