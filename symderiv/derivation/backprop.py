@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symderiv.derivation.jacobian import vjp_expr
+from symderiv.graph.spec import loss_weight
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import IndexNamer
 from symderiv.simplification.pipeline import canonical_bound, shortest_form, simplify_index_expr, tidy_indices
@@ -63,7 +64,7 @@ class Backprop:
         self.built = built
         network = built.layer
         self.checked = network.validate()
-        self.loss_weights = {name: sp.nsimplify(w) for name, w in network.losses}
+        self.loss_weights = {name: loss_weight(w) for name, w in network.losses}
         self.residuals: dict[str, Adjoint] = {}
         self.gradients: dict[str, Adjoint] = {}
         for node in reversed(self.checked.order):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from symderiv.graph.spec import loss_weight
 from symderiv.layers.base import ArgSpec, BuiltLayer, Definition
 from symderiv.simplification.rules import Rules, rules_for
 
@@ -74,7 +75,7 @@ def build_network(network) -> NetworkBuilt:
         rules.extend(rules_for(built))
     total = sp.S.Zero
     for name, weight in network.losses:
-        total += sp.nsimplify(weight) * node_builds[name].output.base
+        total += loss_weight(weight) * node_builds[name].output.base
     output = Definition("L", sp.Symbol("L", real=True), (), total)
     return NetworkBuilt(network, {}, args, bases, dict(checked.shapes), intermediates, output, latex_names,
                         node_builds, rules)

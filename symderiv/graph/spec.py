@@ -17,15 +17,17 @@ names, argument names, sizes (checked symbolically) and unused parameters.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import sympy as sp
 
 from symderiv.layers import Layer, layer_class
 from symderiv.layers.base import parse_signature, parse_size, size_symbol
 
-_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 RESERVED = {"m", "np", "L"}
 
 
@@ -131,7 +133,7 @@ class Network:
         size_seen: dict[str, str] = {}
 
         def declare(name, where, table=seen):
-            if not isinstance(name, str) or not _IDENT.match(name):
+            if not isinstance(name, str) or not _IDENT.fullmatch(name):
                 self._fail(where, f"{name!r} is not a valid name; use letters, digits and underscores, "
                                   f"starting with a letter")
             if name in RESERVED:
@@ -189,9 +191,9 @@ class Network:
             if node_shapes[name] != ():
                 self._fail(where, f"node {name!r} is not a scalar (its shape is {node_shapes[name]})")
             try:
-                sp.Rational(str(weight)) if not isinstance(weight, sp.Basic) else weight
-            except (TypeError, ValueError, sp.SympifyError):
-                self._fail(where, f"weight {weight!r} is not a number")
+                loss_weight(weight)
+            except ValueError as exc:
+                self._fail(where, str(exc))
         for name in self.params:
             if not consumers[name]:
                 self._fail(f"parameter {name!r}", "no node uses it; remove it or use it")
@@ -203,6 +205,8 @@ class Network:
             size = parse_size(text, sizes)
         except ValueError as exc:
             self._fail(where, str(exc))
+        if size.is_Number and size < 1:
+            self._fail(where, f"size {text!r} is {size}; a size must be at least 1")
         unknown = {str(s) for s in size.free_symbols} - set(sizes)
         if unknown:
             self._fail(where, f"unknown size(s) {sorted(unknown)}; declared sizes: m (batch), "
@@ -218,9 +222,17 @@ class Network:
             self._fail(f"{where}, field 'op'", str(exc))
 
     def _instantiate(self, node, layer_cls, shapes, where):
-        """The layer with its sizes bound to the network's, and the node's output shape."""
+        """The layer with its sizes bound to the network's, and the node's output shape.
+
+        A layer size is bound from an axis where it stands alone (``n``), or by
+        solving an axis where it is the only unbound name and appears linearly
+        (``2*ph`` against the network's ``h - kh + 1``), provided the solution is
+        a whole-number polynomial in the network's sizes. Every axis is then
+        checked symbolically.
+        """
         args, (_, out_shape) = parse_signature(layer_cls.signature)
         binding: dict[str, sp.Expr] = {}
+        axes = []  # (argument, axis, layer size text, layer size expression, the network's size)
         for arg, layer_shape in args:
             given = shapes[node.args[arg]]
             if len(given) != len(layer_shape):
@@ -228,23 +240,84 @@ class Network:
                            f"{node.args[arg]!r} has shape {_fmt(given)}; layer {layer_cls.op!r} expects "
                            f"{len(layer_shape)} axes ({', '.join(layer_shape) or 'a scalar'})")
             for axis, (want, have) in enumerate(zip(layer_shape, given)):
-                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", want) and want not in binding:
-                    binding[want] = have
-        for arg, layer_shape in args:
-            given = shapes[node.args[arg]]
-            for axis, (want, have) in enumerate(zip(layer_shape, given)):
-                expected = parse_size(want, {k: v for k, v in binding.items()}).xreplace(
-                    {size_symbol(k): v for k, v in binding.items()})
-                if sp.expand(expected - have) != 0:
-                    self._fail(f"{where}, field {arg!r}",
-                               f"sizes do not fit: {node.args[arg]!r} has {have} along axis {axis}, "
-                               f"but layer {layer_cls.op!r} needs {expected} there ({want})")
+                axes.append((arg, axis, want, parse_size(want, {}), have))
+        for arg, axis, want, local, have in axes:
+            if local.is_Symbol and local.name not in binding:
+                binding[local.name] = have
+        progress = True
+        while progress:
+            progress = False
+            for arg, axis, want, local, have in axes:
+                unbound = [s for s in sorted(local.free_symbols, key=str) if s.name not in binding]
+                if len(unbound) == 1 and self._solve_axis(local, unbound[0], have, binding, where, arg, want):
+                    progress = True
+        subs = {size_symbol(k): v for k, v in binding.items()}
+        for arg, axis, want, local, have in axes:
+            unbound = sorted(s.name for s in local.free_symbols if s.name not in binding)
+            if unbound:
+                self._fail(f"{where}, field {arg!r}",
+                           f"cannot tell the layer's size(s) {', '.join(unbound)} in {want!r} from "
+                           f"{node.args[arg]!r}'s size {have} along axis {axis}")
+            expected = local.xreplace(subs)
+            if sp.expand(expected - have) != 0:
+                self._fail(f"{where}, field {arg!r}",
+                           f"sizes do not fit: {node.args[arg]!r} has {have} along axis {axis}, "
+                           f"but layer {layer_cls.op!r} needs {expected} there ({want})")
         batch = binding.get("m")
         if batch is not None and batch != size_symbol("m"):
             self._fail(where, f"the batch axis must be m, not {batch}")
+        out = []
+        for text in out_shape:
+            local = parse_size(text, {})
+            missing = sorted(s.name for s in local.free_symbols if s.name not in binding)
+            if missing:
+                self._fail(where, f"layer {layer_cls.op!r}: its output size(s) {', '.join(missing)} are not "
+                                  f"sizes of any argument")
+            out.append(local.xreplace(subs))
         layer = layer_cls(**{k: v for k, v in binding.items() if k != "m"})
-        out = tuple(parse_size(s, {}).xreplace({size_symbol(k): v for k, v in binding.items()}) for s in out_shape)
-        return layer, out
+        return layer, tuple(out)
+
+    def _solve_axis(self, local, unknown, have, binding, where, arg, want) -> bool:
+        """Bind ``unknown`` from ``local = have`` when it appears linearly; False if it does not."""
+        known = local.xreplace({size_symbol(k): v for k, v in binding.items()})
+        poly = sp.Poly(sp.expand(known), unknown)
+        if poly.degree() != 1:
+            return False
+        slope, offset = poly.all_coeffs()
+        if slope.free_symbols:
+            return False
+        value = sp.expand((have - offset) / slope)
+        network_sizes = sorted(value.free_symbols, key=str)
+        whole = all(c.is_Integer for c in (sp.Poly(value, *network_sizes).coeffs() if network_sizes else [value]))
+        if not whole or (value.is_Number and value < 1):
+            self._fail(f"{where}, field {arg!r}",
+                       f"sizes do not fit: layer size {unknown.name} of {want!r} would be {value}, "
+                       f"which is not a whole-number size, from {have}")
+        binding[unknown.name] = value
+        return True
+
+
+def loss_weight(value) -> sp.Rational:
+    """A loss weight as an exact SymPy number (no text is parsed from the user).
+
+    An int is taken exactly; a float as the shortest decimal that reads back
+    as the same float (``1e-3`` is ``1/1000``, ``0.3`` is ``3/10``).
+
+    >>> loss_weight(2), loss_weight(1e-3), loss_weight(0.3)
+    (2, 1/1000, 3/10)
+    """
+    if isinstance(value, sp.Rational):
+        return value
+    if isinstance(value, sp.Float):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"weight {value!r} is not a number; use an integer or a decimal such as 0.5 or 1e-3")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if not math.isfinite(value):
+        raise ValueError(f"weight {value!r} is not a finite number")
+    # repr(float) is Python's shortest round-trip decimal; Fraction reads that decimal exactly.
+    return sp.Rational(Fraction(repr(value)))
 
 
 def _shape_tuple(shape) -> tuple:

@@ -24,6 +24,8 @@ from typing import Callable, ClassVar
 import sympy as sp
 
 from symderiv.layers.indices import IndexNamer
+from symderiv.layers.sizes import parse_size_value, size_names
+from symderiv.layers.sizes import size_symbol as _size_symbol
 
 _ARG_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
 
@@ -34,20 +36,19 @@ def size_symbol(name: str) -> sp.Symbol:
     >>> size_symbol("m").is_positive
     True
     """
-    return sp.Symbol(name, integer=True, positive=True)
+    return _size_symbol(name)
 
 
 def parse_size(text, sizes: dict[str, sp.Expr]) -> sp.Expr:
-    """Turn a size written in a signature (``"n"``, ``"n1 + n2"``, ``3``) into an expression."""
-    if isinstance(text, sp.Expr):
-        return text
-    if isinstance(text, int):
-        return sp.Integer(text)
-    names = {n: sizes.get(n, size_symbol(n)) for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(text))}
-    try:
-        return sp.sympify(str(text), locals=names)
-    except (sp.SympifyError, SyntaxError, TypeError) as exc:
-        raise ValueError(f"size {text!r} is not a size expression such as 'n' or 'n1 + n2'") from exc
+    """Turn a size written in a signature (``"n"``, ``"n1 + n2"``, ``3``) into an expression.
+
+    Parsed by the size grammar of :mod:`symderiv.layers.sizes` (never evaluated);
+    a :class:`~symderiv.layers.sizes.SizeError` (a ``ValueError``) says what is accepted.
+
+    >>> parse_size("2*h - k + 1", {"k": 3})
+    2*h - 2
+    """
+    return parse_size_value(text, sizes)
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,7 @@ class Layer:
 
     def __init__(self, **sizes):
         args, (out_name, out_shape) = parse_signature(self.signature)
-        known = {d for _, shape in [*args, (out_name, out_shape)] for s in shape
-                 for d in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", s)}
+        known = {d for _, shape in [*args, (out_name, out_shape)] for s in shape for d in size_names(s)}
         unknown = set(sizes) - known
         if unknown:
             raise ValueError(f"{type(self).__name__}: unknown size(s) {sorted(unknown)}; "
