@@ -85,7 +85,7 @@ def mutated(**changes):
     ({"losses": []}, ["no loss"]),
     ({"losses/0/node": "z_1a"}, ["loss 1", "not a scalar"]),
     ({"losses/0/weight": "heavy"}, ["losses[0]", "not a number"]),
-    ({"nodes/0/name": "L"}, ["'L' is reserved"]),
+    ({"nodes/0/name": "m"}, ["'m' is reserved"]),
 ])
 def test_network_errors_name_the_place(changes, words):
     with pytest.raises(sd.NetworkError) as caught:

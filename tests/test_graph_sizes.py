@@ -256,8 +256,8 @@ def test_a_network_with_size_arithmetic_derives_the_torch_gradient():
     import torch
     net = arithmetic_net("m, 2*p + kh - 1 - kh + 1", "n_y, p")
     rng = np.random.default_rng(0)
-    arrays = dict(x=rng.normal(size=(3, 6)), y=rng.normal(size=(3, 2)), W=rng.normal(size=(2, 3)),
-                  w0=rng.normal(size=2))
+    arrays = {"x": rng.normal(size=(3, 6)), "y": rng.normal(size=(3, 2)), "W": rng.normal(size=(2, 3)),
+              "w0": rng.normal(size=2)}
     tensors = {n: torch.tensor(v, requires_grad=True) for n, v in arrays.items()}
     z = tensors["x"][:, :3] @ tensors["W"].T + tensors["w0"]
     (0.5 * ((z - tensors["y"]) ** 2).sum() / 3).backward()

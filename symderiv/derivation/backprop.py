@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symderiv.derivation.jacobian import vjp_expr
-from symderiv.graph.spec import loss_weight
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import IndexNamer
 from symderiv.simplification.pipeline import canonical_bound, shortest_form, simplify_index_expr, tidy_indices
@@ -49,8 +48,9 @@ class Adjoint:
     base: sp.Basic  # δ_name (a residual) or the parameter's base
 
 
-def residual_name(node: str) -> str:
-    return f"delta_{node}"
+def residual_name(built, node: str) -> str:
+    """The name of ``δ_node``: ``delta_<node>``, or a fresh variant if the network uses that name."""
+    return built.residual_names[node]
 
 
 def residual_latex(node: str) -> str:
@@ -64,7 +64,7 @@ class Backprop:
         self.built = built
         network = built.layer
         self.checked = network.validate()
-        self.loss_weights = {name: loss_weight(w) for name, w in network.losses}
+        self.loss_weights = dict(self.checked.loss_weights)  # one weight per loss node (duplicates summed)
         self.residuals: dict[str, Adjoint] = {}
         self.gradients: dict[str, Adjoint] = {}
         for node in reversed(self.checked.order):
@@ -89,8 +89,8 @@ class Backprop:
         expr = tidy_indices(shortest_form(simplify_index_expr(total, self.built.rules, tidy=False)))
         shape = self.checked.node_shapes.get(name, self.checked.shapes.get(name))
         if residual:
-            base = sp.IndexedBase(residual_name(name), shape=shape, real=True) if shape \
-                else sp.Symbol(residual_name(name), real=True)
+            base = sp.IndexedBase(residual_name(self.built, name), shape=shape, real=True) if shape \
+                else sp.Symbol(residual_name(self.built, name), real=True)
         else:
             base = self.built.bases[name]
         return Adjoint(name, indices, expr, contributions, base)
@@ -115,4 +115,4 @@ class Backprop:
 
     def residual_definitions(self) -> list[Definition]:
         """δ of every node as definitions, in the order they can be evaluated (loss first)."""
-        return [Definition(residual_name(a.name), a.base, a.indices, a.expr) for a in self.residuals.values()]
+        return [Definition(residual_name(self.built, a.name), a.base, a.indices, a.expr) for a in self.residuals.values()]

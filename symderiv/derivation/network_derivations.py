@@ -24,7 +24,7 @@ class NetworkDerivations:
         self.context = EvaluationContext(evaluation)
         self.names = dict(self.built.latex_names)
         for node in self.backprop.residuals:
-            self.names[residual_name(node)] = residual_latex(node)
+            self.names[residual_name(self.built, node)] = residual_latex(node)
 
     def forward_equations(self) -> list[Derivation]:
         """Every definition of the forward pass, in order, ending with the total loss ``L``."""

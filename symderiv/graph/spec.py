@@ -28,7 +28,7 @@ from symderiv.layers import Layer, layer_class
 from symderiv.layers.base import parse_signature, parse_size, size_symbol
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-RESERVED = {"m", "np", "L"}
+RESERVED = {"m"}  # the batch size; every generated name is fresh against the user's (graph.compiled)
 
 
 class NetworkError(ValueError):
@@ -52,6 +52,7 @@ class Validated:
     node_shapes: dict[str, tuple]
     shapes: dict[str, tuple]  # inputs, constants, parameters
     consumers: dict[str, list[tuple[str, str]]]  # name -> [(node, layer argument)]
+    loss_weights: dict[str, sp.Rational] = field(default_factory=dict)  # loss node -> total weight
 
 
 @dataclass
@@ -197,7 +198,10 @@ class Network:
         for name in self.params:
             if not consumers[name]:
                 self._fail(f"parameter {name!r}", "no node uses it; remove it or use it")
-        self._validated = Validated(order, layers, node_shapes, shapes, consumers)
+        loss_weights: dict[str, sp.Rational] = {}
+        for name, weight in self.losses:  # a node listed twice counts twice: its weights add up
+            loss_weights[name] = loss_weights.get(name, sp.S.Zero) + loss_weight(weight)
+        self._validated = Validated(order, layers, node_shapes, shapes, consumers, loss_weights)
         return self._validated
 
     def _size(self, text, sizes, where):

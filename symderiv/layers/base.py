@@ -240,16 +240,18 @@ class Layer:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)
         return f"{type(self).__name__}({sizes})"
 
-    def build(self, names: dict[str, str] | None = None, suffix: str = "") -> BuiltLayer:
+    def build(self, names: dict[str, str] | None = None, suffix: str = "",
+              rename: Callable[[str], str] | None = None) -> BuiltLayer:
         """The forward formula as SymPy data.
 
         ``names`` renames arguments and the output (to network node names);
         ``suffix`` is appended to intermediate names so that two layers of one
-        network do not share an intermediate.
+        network do not share an intermediate; ``rename`` (local name -> full
+        name), if given, names the intermediates instead.
         """
         names = dict(names or {})
         namer = IndexNamer()
-        formula = Formula(self.sizes, namer, rename=lambda n: n + suffix)
+        formula = Formula(self.sizes, namer, rename=rename or (lambda n: n + suffix))
         bases, shapes = {}, {}
         for name, spec in self.arg_specs.items():
             full = names.get(name, name)
