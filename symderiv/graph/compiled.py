@@ -34,6 +34,11 @@ class NetworkBuilt:
     rules: Rules = field(default_factory=Rules)
     residual_names: dict[str, str] = field(default_factory=dict)  # node -> name of its residual δ
 
+    @property
+    def distributions(self) -> tuple[str, ...]:
+        """The inputs whose rows must sum to one (checked on every evaluation)."""
+        return tuple(name for name, spec in self.args.items() if spec.distribution)
+
     def definitions(self) -> dict:
         return {d.base: d for d in [*self.intermediates, self.output]}
 
@@ -52,6 +57,8 @@ def build_network(network) -> NetworkBuilt:
     for name, shape in checked.shapes.items():
         bases[name] = sp.IndexedBase(name, shape=shape, real=True) if shape else sp.Symbol(name, real=True)
 
+    for name in checked.distributions:  # a one-hot target: the network input carries the constraint
+        args[name] = ArgSpec(name, args[name].shape, args[name].role, True)
     namespace = Namespace(network)
     local_counts = Counter(local for node in checked.order
                            for local in checked.layers[node].intermediate_names())
@@ -68,11 +75,6 @@ def build_network(network) -> NetworkBuilt:
                             rename=lambda local, full=full, node=node.name: full.get(local)
                             or full.setdefault(local, namespace.fresh(f"{local}_{node}")))
         node_builds[node.name] = built
-        for spec_name, spec in built.args.items():
-            if spec.distribution:  # a one-hot target: the network input inherits the constraint
-                ref = node.args[spec_name]
-                if ref in args:
-                    args[ref] = ArgSpec(ref, args[ref].shape, args[ref].role, True)
         for definition in built.intermediates:
             local_latex = layer.latex_names.get(definition.name)
             if local_latex is not None:

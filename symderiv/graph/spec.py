@@ -45,7 +45,12 @@ class Node:
 
 @dataclass
 class Validated:
-    """A checked network: each node's layer instance, shapes, and the order to evaluate in."""
+    """A checked network: each node's layer instance, shapes, and the order to evaluate in.
+
+    ``distributions`` lists the inputs whose last axis must sum to one (the
+    target of a cross-entropy): the derived gradients rely on it, and every
+    evaluation checks it on the arrays (a ``ValueError`` naming the input).
+    """
 
     order: list[str]
     layers: dict[str, Layer]
@@ -53,6 +58,7 @@ class Validated:
     shapes: dict[str, tuple]  # inputs, constants, parameters
     consumers: dict[str, list[tuple[str, str]]]  # name -> [(node, layer argument)]
     loss_weights: dict[str, sp.Rational] = field(default_factory=dict)  # loss node -> total weight
+    distributions: tuple[str, ...] = ()  # inputs whose rows must sum to one
 
 
 @dataclass
@@ -159,6 +165,7 @@ class Network:
         for node in self.nodes:
             declare(node.name, f"node {node.name!r}")
         order, layers, node_shapes, consumers = [], {}, {}, {n: [] for n in seen}
+        distributions: list[str] = []
         defined = set(shapes)
         for node in self.nodes:
             where = node.where or f"node {node.name!r}"
@@ -177,6 +184,16 @@ class Network:
                 if ref not in defined:
                     self._fail(f"{where}, field {arg!r}", f"{ref!r} is used before it is computed "
                                                          f"(nodes must be listed in order; cycles are not allowed)")
+            for arg in layer_cls.distributions:
+                ref = node.args[arg]
+                if ref not in self.inputs:
+                    kind = "node" if ref in node_shapes else "parameter" if ref in self.params else "constant"
+                    self._fail(f"{where}, field {arg!r}",
+                               f"layer {layer_cls.op!r} assumes each row of {arg!r} sums to 1 (its gradients rely "
+                               f"on it), so {arg!r} must be a network input, where the arrays are checked; "
+                               f"{ref!r} is a {kind}")
+                if ref not in distributions:
+                    distributions.append(ref)
             layer, out_shape = self._instantiate(node, layer_cls, shapes | node_shapes, where)
             layers[node.name], node_shapes[node.name] = layer, out_shape
             for arg in arg_names:
@@ -201,7 +218,9 @@ class Network:
         loss_weights: dict[str, sp.Rational] = {}
         for name, weight in self.losses:  # a node listed twice counts twice: its weights add up
             loss_weights[name] = loss_weights.get(name, sp.S.Zero) + loss_weight(weight)
-        self._validated = Validated(order, layers, node_shapes, shapes, consumers, loss_weights)
+        distributions.sort(key=list(self.inputs).index)
+        self._validated = Validated(order, layers, node_shapes, shapes, consumers, loss_weights,
+                                    tuple(distributions))
         return self._validated
 
     def _size(self, text, sizes, where):

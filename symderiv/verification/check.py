@@ -246,7 +246,7 @@ def finite_difference_check(derivation, sizes, seed: int = 0, step: float = 1e-6
 
 def _values(built, arrays, upstream_name, overrides=None):
     layer_arrays = {k: v for k, v in arrays.items() if k != upstream_name}
-    values, sizes = bind_arrays(built, layer_arrays)
+    values, sizes = bind_arrays(built, layer_arrays, targets=False)  # forward only: y may be perturbed
     return forward_values(built, values, sizes, overrides)
 
 
