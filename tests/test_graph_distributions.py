@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from network_zoo import network, random_problem
 
 import symderiv as sd
-from network_zoo import network, random_problem
 from symderiv.verification.forward import check_distribution, distribution_tolerance
 
 SIZES = {"m": 5, "n_x": 4, "n_1a": 3, "n_1b": 3, "n_ya": 2, "n_yb": 3}

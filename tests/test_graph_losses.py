@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from network_zoo import random_problem, two_losses
 
 import symderiv as sd
-from network_zoo import random_problem, two_losses
 from symderiv.graph.spec import loss_weight
 from symderiv.graph.toml_loader import network_from_toml_text
 

@@ -13,12 +13,12 @@ import tomllib
 import numpy as np
 import pytest
 import torch
+from network_zoo import random_problem, torch_multitask
+from test_errors import dump_toml
 
 import symderiv as sd
-from network_zoo import random_problem, torch_multitask
 from symderiv.graph.toml_loader import network_from_toml_text
 from symderiv.networks import DEFAULT_NETWORK_FILE
-from test_errors import dump_toml
 
 DEFAULT = tomllib.loads(DEFAULT_NETWORK_FILE.read_text())
 SIZES = {"m": 5, "n_x": 4, "n_1a": 3, "n_1b": 3, "n_ya": 2, "n_yb": 3}
