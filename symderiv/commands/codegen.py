@@ -3,23 +3,24 @@ from __future__ import annotations
 
 import sys
 
+from symderiv.commands._network_args import add_network_arguments, network_from_args
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("codegen", help="write a standalone NumPy module: forward, backward, per-layer kernels",
                             description="Print a network's derived forward and backward passes as vectorized "
                                         "NumPy code (imports only NumPy).")
-    parser.add_argument("spec", nargs="?", help="network TOML file (default: the homework's multi-task network)")
+    add_network_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="the Python file to write")
     parser.add_argument("--force", action="store_true", help="overwrite a file that symderiv did not generate")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    import symderiv as sd
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import write_generated
 
-    network = sd.networks.load(args.spec)
+    network = network_from_args(args)
     changed = write_generated(args.output, render_kernels(network), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0

@@ -1,6 +1,8 @@
 """``symderiv derive LAYER [--wrt NAME] [--vjp] [--latex]``: print a layer's derived closed form."""
 from __future__ import annotations
 
+from symderiv.commands._network_args import add_layers_argument, load_layers_from_args
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("derive", help="print a layer's Jacobian (or VJP) in closed form",
@@ -10,11 +12,13 @@ def add_parser(sub) -> None:
     parser.add_argument("--vjp", action="store_true", help="print the vector-Jacobian product instead")
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     parser.add_argument("--list", action="store_true", help="list the layers and their arguments")
+    add_layers_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from symderiv.layers import LAYERS, layer_class
+    load_layers_from_args(args)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
             print(f"{op:15s} {cls.signature}")

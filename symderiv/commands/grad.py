@@ -1,12 +1,14 @@
 """``symderiv grad [SPEC.toml] [--param NAME] [--residuals] [--latex | --numpy]``: a network's gradients."""
 from __future__ import annotations
 
+from symderiv.commands._network_args import add_network_arguments, network_from_args
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("grad", help="print a network's residuals and parameter gradients",
                             description="Derive the backward pass of a network (default: the multi-task "
                                         "network of the homework) and print each gradient in closed form.")
-    parser.add_argument("spec", nargs="?", help="network TOML file (default: the shipped multitask.toml)")
+    add_network_arguments(parser)
     parser.add_argument("--param", action="append", help="only this parameter (repeatable)")
     parser.add_argument("--residuals", action="store_true", help="also print every node's residual δ")
     parser.add_argument("--latex", action="store_true", help="print LaTeX")
@@ -15,8 +17,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import symderiv as sd
-    net = sd.networks.load(args.spec)
+    net = network_from_args(args)
     derivations = net.derivations()
     params = args.param or list(net.params)
     for name in params:

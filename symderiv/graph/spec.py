@@ -76,10 +76,13 @@ class Network:
     _validated: Validated | None = field(default=None, repr=False)
 
     @classmethod
-    def from_toml(cls, path) -> "Network":
-        """Read a network from a TOML file (format: :mod:`symderiv.graph.toml_loader`)."""
+    def from_toml(cls, path, load_layers: bool = True) -> Network:
+        """Read a network from a TOML file (format: :mod:`symderiv.graph.toml_loader`).
+
+        The layer modules it lists are loaded (their code runs) unless ``load_layers`` is false.
+        """
         from symderiv.graph.toml_loader import network_from_toml
-        return network_from_toml(path)
+        return network_from_toml(path, load_layers=load_layers)
 
     # ---- building ----------------------------------------------------------------------------
     def sizes(self, *names: str) -> None:
@@ -242,7 +245,14 @@ class Network:
         try:
             return layer_class(str(node.op))
         except ValueError as exc:
-            self._fail(f"{where}, field 'op'", str(exc))
+            from symderiv.graph.user_layers import layer_from_entry_point
+            try:
+                found = layer_from_entry_point(str(node.op))  # an installed package's layer, loaded on demand
+            except ValueError as entry_error:
+                self._fail(f"{where}, field 'op'", str(entry_error))
+            if found is None:
+                self._fail(f"{where}, field 'op'", str(exc))
+            return found
 
     def _instantiate(self, node, layer_cls, shapes, where):
         """The layer with its sizes bound to the network's, and the node's output shape.
@@ -334,7 +344,8 @@ def loss_weight(value) -> sp.Rational:
     if isinstance(value, sp.Float):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"weight {value!r} is not a number; use an integer or a decimal such as 0.5 or 1e-3")
+        raise ValueError(  # noqa: TRY004 - reported as a NetworkError (a ValueError) naming the loss
+            f"weight {value!r} is not a number; use an integer or a decimal such as 0.5 or 1e-3")
     if isinstance(value, int):
         return sp.Integer(value)
     if not math.isfinite(value):

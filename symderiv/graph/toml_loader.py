@@ -4,7 +4,10 @@ The format (the default network, ``symderiv/networks/multitask.toml``, is the
 complete example)::
 
     name = "multitask"
-    sizes = ["n_x", "n_1a"]          # the batch size m is implicit
+    layers = ["my_layers.py"]        # optional: Python modules of Layer subclasses, relative to
+                                     # this file (loading them runs their code)
+    sizes = ["n_x", "n_1a"]          # the batch size m is implicit; a size may be arithmetic
+                                     # in size names and whole numbers: "2*ph + kh - 1"
     constants = ["p", "eps"]
 
     [inputs]                         # name = shape, sizes separated by commas
@@ -18,9 +21,13 @@ complete example)::
     op = "linear"
     args = { x = "x", theta = "theta_1a", b = "b_1a" }
 
-    [[losses]]                       # L = sum of weight * node
+    [[losses]]                       # L = sum of weight * node (a node listed twice counts twice)
     node = "L_a"
-    weight = 1
+    weight = 1                       # an integer or a decimal (1e-3), taken exactly
+
+The target ``y`` of a cross-entropy must be a network input whose rows sum
+to one (one-hot or probabilities): the derived gradients rely on it and every
+evaluation checks it (``Validated.distributions`` lists these inputs).
 
 Every mistake is a :class:`~symderiv.graph.spec.NetworkError` that names the
 file, the entry and the field.
@@ -31,9 +38,10 @@ import tomllib
 from pathlib import Path
 
 from symderiv.graph.spec import Network, NetworkError
+from symderiv.graph.user_layers import load_layer_module
 
-TOP_LEVEL = {"name": str, "sizes": list, "constants": list, "inputs": dict, "params": dict, "nodes": list,
-             "losses": list}
+TOP_LEVEL = {"name": str, "layers": list, "sizes": list, "constants": list, "inputs": dict, "params": dict,
+             "nodes": list, "losses": list}
 
 
 def _expect(value, kind, where):
@@ -48,8 +56,13 @@ def _kind_name(kind) -> str:
     return {str: "a string", list: "a list", dict: "a table", int: "a number"}.get(kind, kind.__name__)
 
 
-def network_from_toml_text(text: str, source: str = "<string>") -> Network:
-    """Parse a network from TOML text; ``source`` names it in error messages."""
+def network_from_toml_text(text: str, source: str = "<string>", base_dir=None, load_layers: bool = True) -> Network:
+    """Parse a network from TOML text; ``source`` names it in error messages.
+
+    Layer modules listed in ``layers`` are found relative to ``base_dir``
+    (default: the current directory) and loaded, unless ``load_layers`` is
+    false (then a file that lists any is refused).
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -62,6 +75,15 @@ def network_from_toml_text(text: str, source: str = "<string>") -> Network:
         if key in data:
             _expect(data[key], kind, f"{source}: field {key!r}")
     net = Network(str(data.get("name", Path(source).stem)), source=source)
+    modules = [_expect(m, str, f"{source}: layers[{n}]") for n, m in enumerate(data.get("layers", []))]
+    if modules and not load_layers:
+        raise NetworkError(f"{source}: field 'layers': this network loads Python layer modules "
+                           f"({', '.join(modules)}), and loading them runs their code; it is not allowed here")
+    for position, module in enumerate(modules):
+        try:
+            load_layer_module(Path(base_dir or ".") / module, where=f"layers[{position}]")
+        except ValueError as exc:
+            raise NetworkError(f"{source}: {exc}") from None
     for position, size in enumerate(data.get("sizes", [])):
         net.sizes(_expect(size, str, f"{source}: sizes[{position}]"))
     for position, name in enumerate(data.get("constants", [])):
@@ -101,8 +123,8 @@ def network_from_toml_text(text: str, source: str = "<string>") -> Network:
     return net
 
 
-def network_from_toml(path) -> Network:
-    """Read and check a network file."""
+def network_from_toml(path, load_layers: bool = True) -> Network:
+    """Read and check a network file (its ``layers`` modules are relative to it)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -110,4 +132,4 @@ def network_from_toml(path) -> Network:
         raise NetworkError(f"{path}: no such file") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise NetworkError(f"{path}: cannot be read as a UTF-8 text file ({type(exc).__name__})") from None
-    return network_from_toml_text(text, source=str(path))
+    return network_from_toml_text(text, source=str(path), base_dir=path.parent, load_layers=load_layers)
