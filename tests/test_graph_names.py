@@ -29,6 +29,8 @@ RENAMINGS = {
     "generated names and L": {"a_1b": "xhat_n_1b", "z_1a": "delta_a_1a", "x": "L", "d_1a": "mu_n_1b",
                               "yhat_a": "delta_z_1a_1", "gamma": "delta_n_1b", "beta": "var_n_1b"},
     "constants of any name": {"p": "alpha", "eps": "eps_ln"},
+    "index letters": {"z_1a": "i", "a_1a": "u", "x": "k", "theta_1a": "v", "gamma": "j", "eps": "w", "b_2b": "k_",
+                      "y_b": "k_1"},
     "residual of a residual": {"z_1b": "delta_a_1b", "a_1b": "delta_delta_a_1b", "M": "L_1"},
     "python names": {"x": "None", "y_b": "True", "theta_1a": "float", "b_1a": "dtype", "gamma": "params",
                      "beta": "np", "eps": "lambda", "p": "g", "z_1b": "def", "yhat_b": "sum", "L_b": "L"},

@@ -263,3 +263,23 @@ def test_a_network_with_size_arithmetic_derives_the_torch_gradient():
     (0.5 * ((z - tensors["y"]) ** 2).sum() / 3).backward()
     for name in ("W", "w0"):
         np.testing.assert_allclose(net.gradient(name).evaluate(**arrays), tensors[name].grad.numpy(), atol=1e-12)
+
+
+def test_a_user_layer_with_a_size_outside_the_grammar_is_named():
+    class Square(sd.Layer):
+        op = "test_square_size"
+        signature = "x[m, n**2] -> y[m, n]"
+
+        def forward(self, f, x):
+            return lambda i, u: x[i, u]
+
+    net = sd.Network("sq")
+    net.sizes("n")
+    net.input("x", "m, n")
+    net.input("y", "m, n")
+    net.node("s", Square, x="x")
+    net.node("loss", "mse", yhat="s", y="y")
+    net.loss("loss")
+    with pytest.raises(sd.NetworkError, match="node 's', field 'op': layer 'test_square_size' has an unusable "
+                                              "signature: size 'n\\*\\*2': unexpected '\\*'"):
+        net.validate()

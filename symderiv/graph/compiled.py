@@ -48,11 +48,11 @@ def build_network(network) -> NetworkBuilt:
     checked = network.validate()
     args: dict[str, ArgSpec] = {}
     for name, shape in network.inputs.items():
-        args[name] = ArgSpec(name, tuple(map(str, shape)), "input")
+        args[name] = ArgSpec(name, tuple(map(str, checked.shapes[name])), "input")
     for name in network.constants:
         args[name] = ArgSpec(name, (), "constant")
     for name, shape in network.params.items():
-        args[name] = ArgSpec(name, tuple(map(str, shape)), "param")
+        args[name] = ArgSpec(name, tuple(map(str, checked.shapes[name])), "param")
     bases = {}
     for name, shape in checked.shapes.items():
         bases[name] = sp.IndexedBase(name, shape=shape, real=True) if shape else sp.Symbol(name, real=True)

@@ -173,7 +173,14 @@ class Network:
         for node in self.nodes:
             where = node.where or f"node {node.name!r}"
             layer_cls = self._layer_class(node, where)
-            arg_names = [a for a, _ in parse_signature(layer_cls.signature)[0]]
+            try:
+                signature_args, signature_out = parse_signature(layer_cls.signature)
+                arg_names = [a for a, _ in signature_args]
+                for _, shape in [*signature_args, signature_out]:
+                    for size in shape:
+                        parse_size(size, {})
+            except ValueError as exc:
+                self._fail(f"{where}, field 'op'", f"layer {layer_cls.op!r} has an unusable signature: {exc}")
             for field_name in node.args:
                 if field_name not in arg_names:
                     self._fail(where, f"field {field_name!r} is not an argument of layer {layer_cls.op!r}; "
