@@ -283,3 +283,33 @@ def test_a_user_layer_with_a_size_outside_the_grammar_is_named():
     with pytest.raises(sd.NetworkError, match="node 's', field 'op': layer 'test_square_size' has an unusable "
                                               "signature: size 'n\\*\\*2': unexpected '\\*'"):
         net.validate()
+
+
+class Unflatten(sd.Layer):
+    op = "test_unflatten"
+    signature = "x[m, a*b], s[a] -> y[m, b]"
+
+    def forward(self, f, x, s):
+        return lambda i, u: x[i, u] * s[0]  # the shapes are what is tested here
+
+
+@pytest.mark.parametrize("x_shape, s_shape, out, words", [
+    ("m, n*k", "n", "k", None),
+    ("m, 2*n*k + 2*n", "2*n", "k + 1", None),
+    ("m, n*k + 1", "n", None, "not a whole-number size"),
+    ("m, k", "n", None, "not a whole-number size"),
+])
+def test_a_size_is_solved_through_a_product_with_a_known_size(x_shape, s_shape, out, words):
+    net = sd.Network("unflat")
+    net.sizes("n", "k")
+    net.input("x", x_shape)
+    net.param("s", s_shape)
+    net.input("y", f"m, {out or 'k'}")
+    net.node("u", Unflatten, x="x", s="s")
+    net.node("loss", "mse", yhat="u", y="y")
+    net.loss("loss")
+    if words is None:
+        assert sp.expand(net.validate().node_shapes["u"][1] - parse_size(out, {})) == 0
+    else:
+        with pytest.raises(sd.NetworkError, match=f"node 'u', field 'x'.*{words}"):
+            net.validate()

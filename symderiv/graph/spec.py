@@ -324,11 +324,11 @@ class Network:
         if poly.degree() != 1:
             return False
         slope, offset = poly.all_coeffs()
-        if slope.free_symbols:
-            return False
-        value = sp.expand((have - offset) / slope)
+        value = sp.expand(sp.cancel((have - offset) / slope))
         network_sizes = sorted(value.free_symbols, key=str)
-        whole = all(c.is_Integer for c in (sp.Poly(value, *network_sizes).coeffs() if network_sizes else [value]))
+        _, denominator = sp.fraction(sp.together(value))
+        whole = denominator == 1 and all(
+            c.is_Integer for c in (sp.Poly(value, *network_sizes).coeffs() if network_sizes else [value]))
         if not whole or (value.is_Number and value < 1):
             self._fail(f"{where}, field {arg!r}",
                        f"sizes do not fit: layer size {unknown.name} of {want!r} would be {value}, "
