@@ -127,6 +127,8 @@ def test_cli_layers_and_network_arguments(tmp_path):
     result = run_cli("grad", str(spec), "--layers", str(tmp_path / "cube.py"), "--param", "c")
     assert result.returncode == 0, result.stderr
     assert "d L / d c[u]" in result.stdout
+    derived = run_cli("derive", "user_cube_cli", "--layers", str(tmp_path / "cube.py"), "--latex")
+    assert derived.returncode == 0 and derived.stdout.rstrip().endswith("x_{iu}^{2}"), derived.stdout
     missing = run_cli("grad", str(spec))
     assert missing.returncode == 2 and "unknown layer 'user_cube_cli'" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -164,6 +166,8 @@ def test_an_installed_package_registers_a_layer_through_an_entry_point(tmp_path)
     result = run_cli("grad", str(spec), "--param", "c", env=[str(site)])
     assert result.returncode == 0, result.stderr
     assert "d L / d c[u]" in result.stdout
+    derived = run_cli("derive", "user_cube_ep", env=[str(site)])
+    assert derived.returncode == 0 and "d y[i, u] / d x[j, v]" in derived.stdout, derived.stderr
     text = spec.read_text().replace("user_cube_ep", "user_cube_none")
     with pytest.raises(sd.NetworkError, match="unknown layer 'user_cube_none'"):
         network_from_toml_text(text, source="net.toml")

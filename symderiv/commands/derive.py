@@ -17,13 +17,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from symderiv.layers import LAYERS, layer_class
+    from symderiv.graph.user_layers import layer_by_name
+    from symderiv.layers import LAYERS
     load_layers_from_args(args)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
             print(f"{op:15s} {cls.signature}")
         return 0
-    layer = layer_class(args.layer)()
+    layer = layer_by_name(args.layer)()
     names = [args.wrt] if args.wrt else [n for n, s in layer.arg_specs.items() if s.role != "constant"]
     for name in names:
         if name not in layer.arg_specs:

@@ -69,6 +69,18 @@ def load_layer_module(path, where: str = "") -> list[type[Layer]]:
     return found
 
 
+def layer_by_name(op: str) -> type[Layer]:
+    """The layer ``op`` from the table, else from an installed package's entry point; a clear error if neither."""
+    from symderiv.layers import layer_class
+    try:
+        return layer_class(op)
+    except ValueError:
+        found = layer_from_entry_point(op)
+        if found is None:
+            raise
+        return found
+
+
 def layer_from_entry_point(op: str) -> type[Layer] | None:
     """The layer an installed package registers as ``op`` (entry-point group ``symderiv.layers``), or None."""
     if op in LAYERS:
