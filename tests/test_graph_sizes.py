@@ -313,3 +313,23 @@ def test_a_size_is_solved_through_a_product_with_a_known_size(x_shape, s_shape, 
     else:
         with pytest.raises(sd.NetworkError, match=f"node 'u', field 'x'.*{words}"):
             net.validate()
+
+
+class Scale(sd.Layer):
+    op = "test_scale_sizes"
+    signature = "x[m, a], s[m, a*h] -> y[m, h]"
+
+    def forward(self, f, x, s):
+        return lambda i, u: s[i, u]
+
+
+def test_a_layer_size_is_solved_even_when_the_network_has_a_size_of_the_same_name():
+    net = sd.Network("capture")
+    net.sizes("h", "k")
+    net.input("x", "m, h")  # the layer's a is the network's h
+    net.input("s", "m, h*k")  # so the layer's h is the network's k
+    net.input("y", "m, k")
+    net.node("z", Scale, x="x", s="s")
+    net.node("loss", "mse", yhat="z", y="y")
+    net.loss("loss")
+    assert net.validate().node_shapes["z"] == (size_symbol("m"), size_symbol("k"))

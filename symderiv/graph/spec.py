@@ -319,8 +319,9 @@ class Network:
 
     def _solve_axis(self, local, unknown, have, binding, where, arg, want) -> bool:
         """Bind ``unknown`` from ``local = have`` when it appears linearly; False if it does not."""
-        known = local.xreplace({size_symbol(k): v for k, v in binding.items()})
-        poly = sp.Poly(sp.expand(known), unknown)
+        placeholder = sp.Dummy(unknown.name)  # the network may have a size of the same name
+        known = local.xreplace({**{size_symbol(k): v for k, v in binding.items()}, unknown: placeholder})
+        poly = sp.Poly(sp.expand(known), placeholder)
         if poly.degree() != 1:
             return False
         slope, offset = poly.all_coeffs()
