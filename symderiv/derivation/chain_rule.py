@@ -20,7 +20,7 @@ from typing import Callable
 import sympy as sp
 
 from symderiv.layers.base import Definition
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
 
 
 def used_bases(expr: sp.Expr) -> set:
@@ -56,7 +56,7 @@ class ChainRule:
             inner = self.of_definition(definition)
             if inner == 0:
                 continue
-            term = partial * inner.xreplace(dict(zip(definition.indices, fresh)))
+            term = partial * substitute(inner, dict(zip(definition.indices, fresh)))
             for q in reversed(fresh):
                 term = sp.Sum(term, (q, q.lower, q.upper))
             result += term

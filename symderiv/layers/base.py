@@ -23,7 +23,7 @@ from typing import Callable, ClassVar
 
 import sympy as sp
 
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
 
 _ARG_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
 
@@ -112,8 +112,8 @@ class Definition:
         return tuple(i.upper + 1 for i in self.indices)
 
     def at(self, indices) -> sp.Expr:
-        """The definition with its free indices renamed (dummies are left alone)."""
-        return self.expr.xreplace(dict(zip(self.indices, indices)))
+        """The definition with its free indices renamed (capture-avoiding: summation indices give way)."""
+        return substitute(self.expr, dict(zip(self.indices, indices)))
 
     def element(self, indices=None) -> sp.Expr:
         """``base[indices]`` (or the scalar symbol)."""

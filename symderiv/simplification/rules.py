@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symderiv.layers.base import BuiltLayer, Definition
+from symderiv.layers.indices import index_labels, substitute
 from symderiv.simplification.guard import SimplificationTimeout, time_limit
 
 
@@ -115,14 +116,15 @@ def learn_rules(built: BuiltLayer) -> Rules:
             value = _solve_for(definition, piece)
             if value is not None and not (value.free_symbols & free) - piece.free_symbols:
                 wilds = _wilds_for(definition.indices, exclude=[lim[0] for lim in piece.limits])
-                rules.sum_folds.append(Rule(piece.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+                rules.sum_folds.append(Rule(substitute(piece, wilds), substitute(value, wilds), tuple(wilds.values())))
         for element in set(_outer_elements(definition.expr)):
             if element.base not in arg_bases or set(element.indices) != free or len(set(element.indices)) != len(free):
                 continue
             value = _solve_for(definition, element)
             if value is not None:
                 wilds = _wilds_for(definition.indices)
-                rules.eliminations.append(Rule(element.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+                rules.eliminations.append(Rule(substitute(element, wilds), substitute(value, wilds),
+                                                tuple(wilds.values())))
     for name, spec in built.args.items():
         if spec.distribution:
             base, shape = built.bases[name], built.shapes[name]
@@ -139,18 +141,22 @@ def match_sum(rule: Rule, candidate: sp.Sum):
     pattern = rule.pattern
     if len(candidate.limits) != len(pattern.limits):
         return None
-    renaming = {}
-    for (k, lo, hi), (pk, plo, phi) in zip(candidate.limits, pattern.limits):
+    taken = index_labels(candidate) | index_labels(pattern)
+    ours, theirs, common = {}, {}, []
+    for n, ((k, lo, hi), (pk, plo, phi)) in enumerate(zip(candidate.limits, pattern.limits)):
         if sp.expand(lo - plo) != 0 or sp.expand(hi - phi) != 0:
             return None
-        renaming[k] = pk
-    body = candidate.function.xreplace(renaming)
-    found = body.match(pattern.function)
+        name = next(f"_m{n}{'_' * extra}" for extra in range(len(taken) + 1) if f"_m{n}{'_' * extra}" not in taken)
+        shared = sp.Idx(sp.Symbol(name, integer=True), (pk.lower, pk.upper))
+        ours[k], theirs[pk] = shared, shared
+        common.append(shared)
+    body = substitute(candidate.function, ours)
+    found = body.match(substitute(pattern.function, theirs))
     if found is None or any(w not in found for w in rule.wilds if pattern.function.has(w)):
         return None
-    if any(v.has(pk) for v in found.values() for pk in renaming.values()):
+    if any(v.has(shared) for v in found.values() for shared in common):
         return None
-    return rule.replacement.xreplace(found)
+    return substitute(rule.replacement, found)
 
 
 _RULES_CACHE: dict = {}

@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symderiv.layers.indices import substitute
 from symderiv.simplification.guard import SimplificationTimeout, time_limit
 from symderiv.simplification.steps import piecewise_to_steps
 from symderiv.verification.forward import bind_arrays, forward_values
@@ -96,7 +97,7 @@ def _shape_of(built, base, sizes):
 
 def _explicit(expr, index_values, sizes, tables):
     """``expr`` at concrete indices and sizes, with every element replaced from ``tables``."""
-    concrete = expr.xreplace({**index_values, **sizes}).xreplace(sizes).doit()
+    concrete = substitute(expr, index_values).xreplace(sizes).doit()
 
     def element(e):
         table = tables.get(_key(e.base))
