@@ -11,6 +11,7 @@ def add_parser(sub) -> None:
     parser.add_argument("spec", nargs="?", help="network TOML file (default: the homework's multi-task network)")
     parser.add_argument("-o", "--output", required=True, help="the Python file to write")
     parser.add_argument("--force", action="store_true", help="overwrite a file that symderiv did not generate")
+    parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 
 
@@ -18,6 +19,8 @@ def run(args) -> int:
     import symderiv as sd
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import write_generated
+    from symderiv.verification.self_check import set_verification
+    set_verification(not args.no_verify)
 
     network = sd.networks.load(args.spec)
     changed = write_generated(args.output, render_kernels(network), force=args.force)

@@ -10,11 +10,14 @@ def add_parser(sub) -> None:
     parser.add_argument("--vjp", action="store_true", help="print the vector-Jacobian product instead")
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     parser.add_argument("--list", action="store_true", help="list the layers and their arguments")
+    parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from symderiv.layers import LAYERS, layer_class
+    from symderiv.verification.self_check import set_verification
+    set_verification(not args.no_verify)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
             print(f"{op:15s} {cls.signature}")
