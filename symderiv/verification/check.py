@@ -283,7 +283,7 @@ def verify_derivation(derivation, sizes: dict | None = None, seed: int = 0, max_
                       seconds: float = 5.0, fd_sizes: dict | None = None) -> VerificationReport:
     """Run both checks at small sizes; raise :class:`VerificationError` on disagreement.
 
-    ``sizes`` are those of the brute-force check (default: batch 3, other sizes 2);
+    ``sizes`` are those of the brute-force check (default: batch 3, the other sizes 2, 4, 5, ..., all different);
     ``fd_sizes`` those of the finite differences (default: the same).
     """
     built = derivation.context.built
