@@ -13,12 +13,15 @@ def add_parser(sub) -> None:
     add_network_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="the Python file to write")
     parser.add_argument("--force", action="store_true", help="overwrite a file that symderiv did not generate")
+    parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import write_generated
+    from symderiv.verification.self_check import set_verification
+    set_verification(not args.no_verify)
 
     network = network_from_args(args)
     changed = write_generated(args.output, render_kernels(network), force=args.force)

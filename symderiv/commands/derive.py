@@ -13,6 +13,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     parser.add_argument("--list", action="store_true", help="list the layers and their arguments")
     add_layers_argument(parser)
+    parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 
 
@@ -20,6 +21,8 @@ def run(args) -> int:
     from symderiv.graph.user_layers import layer_by_name
     from symderiv.layers import LAYERS
     load_layers_from_args(args)
+    from symderiv.verification.self_check import set_verification
+    set_verification(not args.no_verify)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
             print(f"{op:15s} {cls.signature}")

@@ -13,10 +13,13 @@ def add_parser(sub) -> None:
     parser.add_argument("--residuals", action="store_true", help="also print every node's residual δ")
     parser.add_argument("--latex", action="store_true", help="print LaTeX")
     parser.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
+    parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from symderiv.verification.self_check import set_verification
+    set_verification(not args.no_verify)
     net = network_from_args(args)
     derivations = net.derivations()
     params = args.param or list(net.params)

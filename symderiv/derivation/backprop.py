@@ -23,7 +23,7 @@ import sympy as sp
 
 from symderiv.derivation.jacobian import vjp_expr
 from symderiv.layers.base import Definition
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
 from symderiv.simplification.pipeline import canonical_bound, shortest_form, simplify_index_expr, tidy_indices
 
 
@@ -101,7 +101,7 @@ class Backprop:
         out = built.output
         adjoint = self.residuals[consumer]
         named = adjoint.base[out.indices] if out.indices else adjoint.base
-        closed = canonical_bound(adjoint.expr).xreplace(dict(zip(adjoint.indices, out.indices)))
+        closed = substitute(canonical_bound(adjoint.expr), dict(zip(adjoint.indices, out.indices)))
         return named, closed
 
     def _path(self, consumer: str, arg: str, indices: tuple):
@@ -109,7 +109,7 @@ class Backprop:
         named_up, closed_up = self._upstream(consumer)
         results = []
         for expr, wrt in vjp_expr(built, arg, [named_up, closed_up], self.built.rules):
-            results.append(tidy_indices(canonical_bound(expr).xreplace(dict(zip(wrt, indices)))))
+            results.append(tidy_indices(substitute(canonical_bound(expr), dict(zip(wrt, indices)))))
         named, closed = results
         return named, (closed if sp.count_ops(closed) < sp.count_ops(named) else named)
 

@@ -20,7 +20,8 @@ from typing import Callable
 import sympy as sp
 
 from symderiv.layers.base import Definition
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
+from symderiv.simplification.steps import at_kinks
 
 
 def used_bases(expr: sp.Expr) -> set:
@@ -46,17 +47,17 @@ class ChainRule:
 
     def derivative(self, expr: sp.Expr) -> sp.Expr:
         """d expr / d wrt, unsimplified."""
-        result = sp.diff(expr, self.wrt)
+        result = at_kinks(sp.diff(expr, self.wrt))
         for base in sorted(used_bases(expr) & set(self.definitions), key=str):
             definition = self.definitions[base]
             fresh = self.namer.like(definition.indices)
-            partial = sp.diff(expr, definition.element(fresh))
+            partial = at_kinks(sp.diff(expr, definition.element(fresh)))
             if partial == 0:
                 continue
             inner = self.of_definition(definition)
             if inner == 0:
                 continue
-            term = partial * inner.xreplace(dict(zip(definition.indices, fresh)))
+            term = partial * substitute(inner, dict(zip(definition.indices, fresh)))
             for q in reversed(fresh):
                 term = sp.Sum(term, (q, q.lower, q.upper))
             result += term

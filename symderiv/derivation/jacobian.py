@@ -17,7 +17,7 @@ import sympy as sp
 
 from symderiv.derivation.chain_rule import ChainRule
 from symderiv.layers.base import BuiltLayer
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
 from symderiv.simplification.pipeline import canonical_bound, refresh_bound, simplify_index_expr, tidy_indices
 from symderiv.simplification.rules import Rules, rules_for
 from symderiv.simplification.sums import apply_deltas
@@ -44,7 +44,7 @@ def readable_free_indices(expr: sp.Expr, indices: tuple, keep: tuple):
     new = namer.like(indices)
     unique = tidy_indices(canonical_bound(expr))  # bound names never clash with the new free ones
     renamed = refresh_bound(unique, IndexNamer(avoid=[str(i.label) for i in (*keep, *new, *indices)]))
-    readable = sp.factor_terms(apply_deltas(renamed.xreplace(dict(zip(indices, new)))))
+    readable = sp.factor_terms(apply_deltas(substitute(renamed, dict(zip(indices, new)))))
     return tidy_indices(readable), new
 
 

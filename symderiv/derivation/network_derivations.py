@@ -15,16 +15,29 @@ from symderiv.graph.compiled import build_network
 
 
 class NetworkDerivations:
-    def __init__(self, network):
+    """``verify=True`` (the default) checks every residual and gradient when it is derived
+    (:func:`symderiv.verification.self_check.check_network`); a failure raises ``DerivationError``."""
+
+    def __init__(self, network, verify: bool = True):
         self.network = network
         self.built = build_network(network)
         self.backprop = Backprop(self.built)
+        self.verified = False
         evaluation = dataclasses.replace(
             self.built, intermediates=[*self.built.intermediates, *self.backprop.residual_definitions()])
         self.context = EvaluationContext(evaluation)
         self.names = dict(self.built.latex_names)
         for node in self.backprop.residuals:
             self.names[residual_name(self.built, node)] = residual_latex(node)
+        if verify:
+            self._verify()
+
+    def _verify(self) -> None:
+        """Check every residual and gradient numerically; raise ``DerivationError`` if one is wrong."""
+        from symderiv.verification import self_check
+        if not self.verified and self_check.verification_enabled():
+            self_check.check_network(self)
+            self.verified = True
 
     def forward_equations(self) -> list[Derivation]:
         """Every definition of the forward pass, in order, ending with the total loss ``L``."""

@@ -110,13 +110,18 @@ class Network:
         self._validated = None
 
     # ---- derivations (see symderiv.derivation.network_derivations) ----------------------------
-    def derivations(self):
-        """The network's derivations, derived once and cached."""
+    def derivations(self, verify: bool | None = None):
+        """The network's derivations, derived once and cached; checked unless ``verify=False``.
+
+        ``verify=None`` keeps the choice of the first call (default: checked).
+        """
         cached = self.__dict__.get("_derivations")
         if cached is None or cached[0] is not self._validated:
             from symderiv.derivation.network_derivations import NetworkDerivations
-            derived = NetworkDerivations(self)
+            derived = NetworkDerivations(self, verify=verify is not False)
             self.__dict__["_derivations"] = cached = (self._validated, derived)
+        elif verify:
+            cached[1]._verify()
         return cached[1]
 
     def forward_equations(self):

@@ -23,7 +23,7 @@ from typing import Callable, ClassVar
 
 import sympy as sp
 
-from symderiv.layers.indices import IndexNamer
+from symderiv.layers.indices import IndexNamer, substitute
 from symderiv.layers.sizes import parse_size_value, size_names
 from symderiv.layers.sizes import size_symbol as _size_symbol
 
@@ -49,6 +49,28 @@ def parse_size(text, sizes: dict[str, sp.Expr]) -> sp.Expr:
     2*h - 2
     """
     return parse_size_value(text, sizes)
+
+
+def extrema_as_steps(expr: sp.Expr) -> sp.Expr:
+    """``Max(a, b) = b + (a − b)·[a > b]``, ``Min(a, b) = b + (a − b)·[a < b]``, ``b`` the argument with fewer symbols.
+
+    Steps are ``Heaviside(·, 0)`` (0 at 0), so that a tie's derivative goes to
+    ``b``: ``Max(z, 0)`` is ReLU. The convention at kinks is documented in
+    :mod:`symderiv.simplification.steps`.
+
+    >>> z = sp.Symbol("z", real=True)
+    >>> extrema_as_steps(sp.Max(z, 0))
+    z*Heaviside(z, 0)
+    """
+    def convert(e):
+        args = sorted(e.args, key=lambda a: (-len(a.free_symbols), sp.default_sort_key(a)))
+        first, other = args[0], (e.func(*args[1:]) if len(args) > 2 else args[1])
+        other = convert(other) if isinstance(other, (sp.Max, sp.Min)) else other
+        gap = first - other if isinstance(e, sp.Max) else other - first
+        return other + (first - other) * sp.Heaviside(gap, 0)
+    if not expr.has(sp.Max, sp.Min):
+        return expr
+    return expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), convert)
 
 
 @dataclass(frozen=True)
@@ -113,8 +135,8 @@ class Definition:
         return tuple(i.upper + 1 for i in self.indices)
 
     def at(self, indices) -> sp.Expr:
-        """The definition with its free indices renamed (dummies are left alone)."""
-        return self.expr.xreplace(dict(zip(self.indices, indices)))
+        """The definition with its free indices renamed (capture-avoiding: summation indices give way)."""
+        return substitute(self.expr, dict(zip(self.indices, indices)))
 
     def element(self, indices=None) -> sp.Expr:
         """``base[indices]`` (or the scalar symbol)."""
@@ -172,7 +194,7 @@ class Formula:
         shape = (shape,) if isinstance(shape, (str, int, sp.Expr)) else tuple(shape)
         indices = tuple(self.index(s) for s in shape)
         full = self._rename(name)
-        expr = sp.sympify(body(*indices))
+        expr = extrema_as_steps(sp.sympify(body(*indices)))
         sign = {"positive": True} if expr.is_positive else {"nonnegative": True} if expr.is_nonnegative else {}
         base = sp.IndexedBase(full, real=True, **sign) if indices else sp.Symbol(full, real=True, **sign)
         self.intermediates.append(Definition(name, base, indices, expr))
@@ -226,15 +248,19 @@ class Layer:
         """The names of the intermediates ``forward`` declares with ``f.let``."""
         return [d.name for d in self.build().intermediates]
 
-    def jacobian(self, wrt: str):
-        """``∂ output / ∂ wrt``, derived and simplified (a :class:`~symderiv.derivation.derivation.Derivation`)."""
-        from symderiv.derivation.layer_derivations import layer_jacobian
-        return layer_jacobian(self, wrt)
+    def jacobian(self, wrt: str, verify: bool = True):
+        """``∂ output / ∂ wrt``, derived, simplified and checked (a :class:`~symderiv.derivation.derivation.Derivation`).
 
-    def vjp(self, wrt: str):
-        """``Σ g ∂ output / ∂ wrt`` for an upstream gradient ``g``, derived and simplified."""
+        ``verify=False`` skips the check (brute force and finite differences at
+        tiny sizes), which otherwise raises ``DerivationError`` if the result is wrong.
+        """
+        from symderiv.derivation.layer_derivations import layer_jacobian
+        return layer_jacobian(self, wrt, verify=verify)
+
+    def vjp(self, wrt: str, verify: bool = True):
+        """``Σ g ∂ output / ∂ wrt`` for an upstream gradient ``g``, derived, simplified and checked."""
         from symderiv.derivation.layer_derivations import layer_vjp
-        return layer_vjp(self, wrt)
+        return layer_vjp(self, wrt, verify=verify)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)
@@ -265,7 +291,7 @@ class Layer:
             out_fn = self.forward(formula, **bases)
             if not callable(out_fn):
                 raise TypeError("forward must return a function of the output indices, e.g. lambda i, u: ...")
-            out_expr = sp.sympify(out_fn(*out_indices))
+            out_expr = extrema_as_steps(sp.sympify(out_fn(*out_indices)))
         except LayerDefinitionError:
             raise
         except (TypeError, ValueError, AttributeError, IndexError, KeyError, sp.SympifyError) as exc:

@@ -60,3 +60,142 @@ class IndexNamer:
     def like(self, indices) -> tuple[sp.Idx, ...]:
         """Fresh indices over the same ranges as ``indices``."""
         return tuple(self.fresh(index_size(i)) for i in indices)
+
+
+# ---- binding: the one capture-avoiding way to rename or substitute indices -----------------------
+
+def index_labels(expr: sp.Basic) -> set[str]:
+    """Every index name in ``expr``, free or bound."""
+    return {str(i.label) for i in expr.atoms(sp.Idx)}
+
+
+def free_index_labels(expr: sp.Basic) -> set[str]:
+    """The names of the indices of ``expr`` that no enclosing sum binds.
+
+    >>> from symderiv.layers.base import size_symbol
+    >>> m = size_symbol("m")
+    >>> i, j = make_index("i", m), make_index("j", m)
+    >>> sorted(free_index_labels(sp.Sum(sp.IndexedBase("x")[i, j], (i, 0, m - 1))))
+    ['j']
+    """
+    if isinstance(expr, sp.Idx):
+        return {str(expr.label)}
+    if isinstance(expr, sp.Sum):
+        labels = free_index_labels(expr.function) - {str(k.label) for k, _, _ in expr.limits}
+        for _, lo, hi in expr.limits:
+            labels |= free_index_labels(lo) | free_index_labels(hi)
+        return labels
+    labels: set[str] = set()
+    for a in expr.args:
+        labels |= free_index_labels(a)
+    return labels
+
+
+def bound_index_labels(expr: sp.Basic) -> set[str]:
+    """The names of every summation index in ``expr``."""
+    return {str(k.label) for s in expr.atoms(sp.Sum) for k, _, _ in s.limits}
+
+
+def _renamed(index: sp.Idx, name: str) -> sp.Idx:
+    return sp.Idx(sp.Symbol(name, integer=True), (index.lower, index.upper))
+
+
+def _peel(total: sp.Sum):
+    """(outermost index, lower, upper, the rest): ``Σ_{k1} Σ_{k2} f`` is ``Σ_{k2} (Σ_{k1} f)``."""
+    *inner, (k, lo, hi) = total.limits
+    return k, lo, hi, (sp.Sum(total.function, *inner) if inner else total.function)
+
+
+class _Fresh:
+    """Names that occur nowhere in what it was told about, handed out once each."""
+
+    def __init__(self, taken, prefix="_r"):
+        self.taken = set(taken)
+        self.prefix = prefix
+        self.count = 0
+
+    def __call__(self) -> str:
+        while f"{self.prefix}{self.count}" in self.taken:
+            self.count += 1
+        name = f"{self.prefix}{self.count}"
+        self.taken.add(name)
+        return name
+
+
+def substitute(expr: sp.Expr, mapping: dict) -> sp.Expr:
+    """``expr`` with each free occurrence of a key replaced by its value, capture-avoiding.
+
+    Keys are indices (or Wild symbols, or any atom). A key is not replaced
+    inside a sum that binds an index of the same name; a sum whose index
+    name occurs free in a value it would receive has its index renamed
+    first, to a name that occurs nowhere in ``expr`` or the values.
+
+    >>> from symderiv.layers.base import size_symbol
+    >>> m = size_symbol("m")
+    >>> i, j = make_index("i", m), make_index("j", m)
+    >>> x = sp.IndexedBase("x")
+    >>> substitute(sp.Sum(x[i, j], (i, 0, m - 1)), {j: i})
+    Sum(x[_r0, i], (_r0, 0, m - 1))
+    """
+    mapping = {k: sp.sympify(v) for k, v in mapping.items() if k != v}
+    if not mapping:
+        return expr
+    taken = index_labels(expr)
+    for key, value in mapping.items():
+        taken |= index_labels(value) | ({str(key.label)} if isinstance(key, sp.Idx) else set())
+    return _substitute(expr, mapping, _Fresh(taken))
+
+
+def _substitute(expr, mapping, fresh):
+    if not mapping:
+        return expr
+    if expr in mapping:
+        return mapping[expr]
+    if isinstance(expr, sp.Sum):
+        k, lo, hi, body = _peel(expr)
+        lo, hi = _substitute(lo, mapping, fresh), _substitute(hi, mapping, fresh)
+        label = str(k.label)
+        scoped = {a: v for a, v in mapping.items()
+                  if not (isinstance(a, sp.Idx) and str(a.label) == label) and body.has(a)}
+        if any(label in free_index_labels(v) for v in scoped.values()):
+            new = _renamed(k, fresh())
+            body = _substitute(body, _same_label(body, k, str(new.label)), fresh)
+            k = new
+        return sp.Sum(_substitute(body, scoped, fresh), (k, lo, hi))
+    if not expr.args or isinstance(expr, sp.Idx):
+        return expr
+    args = [_substitute(a, mapping, fresh) for a in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _same_label(body, k, name) -> dict:
+    """``{occurrence: renamed}`` for every index of ``body`` named like ``k`` (whatever its range)."""
+    return {i: _renamed(i, name) for i in body.atoms(sp.Idx) if i.label == k.label}
+
+
+def rename_bound(expr: sp.Expr, choose, taken=frozenset()) -> sp.Expr:
+    """Rename every summation index to ``choose(index, names bound by enclosing sums | taken)``.
+
+    Outermost sums first. Capture-avoiding: every summation index is first
+    given a name that occurs nowhere, so a chosen name can only clash with a
+    free index of the body; then a ``_`` is appended until it does not.
+    """
+    fresh = _Fresh(index_labels(expr))
+    unique = _rename(expr, lambda k, t: fresh(), frozenset())
+    return _rename(unique, choose, frozenset(taken))
+
+
+def _rename(expr, choose, taken):
+    if isinstance(expr, sp.Sum):
+        k, lo, hi, body = _peel(expr)
+        name = str(choose(k, taken))
+        clash = (free_index_labels(body) - {str(k.label)}) | bound_index_labels(body)
+        while name in clash:
+            name += "_"
+        new = _renamed(k, name)
+        body = _substitute(body, _same_label(body, k, name), _Fresh(()))  # no capture: name is unused
+        return sp.Sum(_rename(body, choose, taken | {name}), (new, lo, hi))
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
+        return expr
+    args = [_rename(a, choose, taken) for a in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr

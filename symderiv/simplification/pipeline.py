@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symderiv.layers.indices import IndexNamer, make_index, index_size
+from symderiv.layers.indices import IndexNamer, free_index_labels, index_size, make_index, rename_bound, substitute
 from symderiv.simplification import sums
 from symderiv.simplification.guard import SimplificationTimeout, time_limit
 from symderiv.simplification.rules import Rule, Rules, match_sum
@@ -105,7 +105,7 @@ def _apply_outside_sums(expr, rule: Rule, namer):
         if isinstance(e, sp.Indexed):
             found = e.match(rule.pattern)
             if found is not None and all(isinstance(found.get(w), sp.Idx) for w in rule.wilds):
-                hits[e] = refresh_bound(rule.replacement.xreplace(found), namer)
+                hits[e] = refresh_bound(substitute(rule.replacement, found), namer)
             return
         for a in e.args:
             visit(a)
@@ -130,27 +130,12 @@ def refresh_bound(expr: sp.Expr, namer: IndexNamer | None) -> sp.Expr:
     """Give every summation index in ``expr`` a fresh name."""
     namer = namer or IndexNamer()
     namer.avoid(expr)
-    return _rename_bound(expr, lambda k, taken: namer.fresh(index_size(k)), frozenset())
-
-
-def _rename_bound(expr, new_name, taken):
-    """Rename each summation index to ``new_name(index, names taken by enclosing sums)``, outermost first."""
-    if isinstance(expr, sp.Sum):
-        body, limits = expr.function, []
-        for k, lo, hi in reversed(expr.limits):  # outermost first
-            new = new_name(k, taken)
-            taken = taken | {str(new.label)}
-            body = body.xreplace({k: new})
-            limits.insert(0, (new, lo, hi))
-        return sp.Sum(_rename_bound(body, new_name, taken), *limits)
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
-        return expr
-    return expr.func(*[_rename_bound(a, new_name, taken) for a in expr.args])
+    return rename_bound(expr, lambda k, taken: namer.fresh(index_size(k)).label)
 
 
 def canonical_bound(expr: sp.Expr) -> sp.Expr:
     """Name summation indices by nesting depth, so that sums equal up to renaming become equal."""
-    return _rename_bound(expr, lambda k, taken: make_index(f"_b{len(taken)}", index_size(k)), frozenset())
+    return rename_bound(expr, lambda k, taken: f"_b{len(taken)}")
 
 
 def tidy_indices(expr: sp.Expr) -> sp.Expr:
@@ -158,10 +143,8 @@ def tidy_indices(expr: sp.Expr) -> sp.Expr:
 
     Sibling sums may share a name; a nested sum never reuses an enclosing one.
     """
-    counter = iter(range(10**9))
-    unique = _rename_bound(expr, lambda k, taken: make_index(f"_tidy{next(counter)}", index_size(k)), frozenset())
-    free_names = frozenset(str(i.label) for i in expr.free_symbols if isinstance(i, sp.Idx))
-    return _rename_bound(unique, lambda k, taken: IndexNamer(avoid=taken).fresh(index_size(k)), free_names)
+    free_names = frozenset(free_index_labels(expr))
+    return rename_bound(expr, lambda k, taken: IndexNamer(avoid=taken).fresh(index_size(k)).label, free_names)
 
 
 __all__ = ["simplify_index_expr", "refresh_bound", "tidy_indices", "make_index"]

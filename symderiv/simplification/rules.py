@@ -13,6 +13,11 @@ Nothing here knows a layer. Each definition ``I[idx] = f(...)`` is *solved*
 - **distribution constraints**: an argument whose last axis sums to one
   gives ``Σ_k y_ik → 1``.
 
+A solved rule is kept only if it is an identity for every real input at
+which the forward pass is defined (:func:`is_identity`): ``sign(x)·x²``
+solved for ``x`` gives ``√y``, wrong for ``x < 0``; the RMS norm solved for
+``x`` divides by the gain, which may be 0. Both are dropped.
+
 >>> from symderiv.layers import BatchNorm
 >>> rules = learn_rules(BatchNorm().build())
 >>> [str(r.pattern) for r in rules.sum_folds][:1]
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symderiv.layers.base import BuiltLayer, Definition
+from symderiv.layers.indices import index_labels, substitute
 from symderiv.simplification.guard import SimplificationTimeout, time_limit
 
 
@@ -62,7 +68,8 @@ def _solve_for(definition: Definition, piece: sp.Expr):
     equation = definition.element() - definition.expr.xreplace({piece: t})
     if equation.has(piece) or not equation.has(t):
         return None
-    if equation.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.Abs):
+    if equation.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.Abs, sp.sign, sp.DiracDelta, sp.floor,
+                    sp.ceiling, sp.Mod):
         return None
     opaque = {a: sp.Dummy(f"a{n}", real=True, **_sign(a)) for n, a in enumerate(
         sorted(equation.atoms(sp.Indexed) | set(_outer_sums(equation)), key=sp.default_sort_key))}
@@ -77,6 +84,47 @@ def _solve_for(definition: Definition, piece: sp.Expr):
     if len(solutions) != 1 or solutions[0].has(sp.I, sp.Piecewise, sp.LambertW):
         return None
     return solutions[0].xreplace(back)
+
+
+def is_identity(definition: Definition, piece: sp.Expr, value: sp.Expr, seconds: float = 5.0) -> bool:
+    """Whether ``piece = value`` holds for every real input at which the definition is defined.
+
+    The definition is substituted back into ``value`` and the difference
+    from ``piece`` must simplify to zero, with every element and sum an
+    opaque real symbol (positive where it is known to be); and every
+    denominator of ``value`` must be provably nonzero, or be a denominator of
+    the definition itself (where that is zero the forward pass is undefined
+    too). ``x = √(ε+ms)·y/γ`` from an RMS norm fails the second test: γ may
+    be 0 where the forward pass is finite.
+    """
+    back = value.xreplace({definition.element(): definition.expr})
+    difference = back - piece
+    atoms = set()
+    for e in (difference, value, definition.expr):
+        atoms |= e.atoms(sp.Indexed) | set(_outer_sums(e))
+    opaque = {a: sp.Dummy(f"a{n}", real=True, **_sign(a)) for n, a in enumerate(sorted(atoms, key=sp.default_sort_key))}
+    for e in (difference, value, definition.expr):
+        opaque.update({s: sp.Dummy(s.name, **s.assumptions0) for s in e.free_symbols
+                       if isinstance(s, sp.Symbol) and s not in opaque and not isinstance(s, sp.Idx)})
+    difference = difference.xreplace(opaque)
+    try:
+        with time_limit(seconds):
+            zero = difference == 0 or sp.cancel(difference) == 0 or sp.simplify(difference) == 0
+    except (SimplificationTimeout, NotImplementedError, TypeError, ValueError):
+        zero = False
+    if not zero:
+        return False
+    allowed = {_root(d) for d in _denominators(definition.expr.xreplace(opaque))}
+    return all(d.is_zero is False or _root(d) in allowed for d in _denominators(value.xreplace(opaque)))
+
+
+def _denominators(expr: sp.Expr) -> set:
+    return {p.base for p in expr.atoms(sp.Pow) if p.exp.is_negative}
+
+
+def _root(expr: sp.Expr) -> sp.Expr:
+    """``b`` for ``b**q`` with a positive rational ``q`` (so that ``√d`` and ``d`` count as one denominator)."""
+    return expr.base if isinstance(expr, sp.Pow) and expr.exp.is_Rational and expr.exp > 0 else expr
 
 
 def _sign(atom) -> dict:
@@ -113,16 +161,18 @@ def learn_rules(built: BuiltLayer) -> Rules:
             if not piece.free_symbols & free and definition.indices:
                 continue
             value = _solve_for(definition, piece)
-            if value is not None and not (value.free_symbols & free) - piece.free_symbols:
+            if value is not None and not (value.free_symbols & free) - piece.free_symbols \
+                    and is_identity(definition, piece, value):
                 wilds = _wilds_for(definition.indices, exclude=[lim[0] for lim in piece.limits])
-                rules.sum_folds.append(Rule(piece.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+                rules.sum_folds.append(Rule(substitute(piece, wilds), substitute(value, wilds), tuple(wilds.values())))
         for element in set(_outer_elements(definition.expr)):
             if element.base not in arg_bases or set(element.indices) != free or len(set(element.indices)) != len(free):
                 continue
             value = _solve_for(definition, element)
-            if value is not None:
+            if value is not None and is_identity(definition, element, value):
                 wilds = _wilds_for(definition.indices)
-                rules.eliminations.append(Rule(element.xreplace(wilds), value.xreplace(wilds), tuple(wilds.values())))
+                rules.eliminations.append(Rule(substitute(element, wilds), substitute(value, wilds),
+                                                tuple(wilds.values())))
     for name, spec in built.args.items():
         if spec.distribution:
             base, shape = built.bases[name], built.shapes[name]
@@ -139,18 +189,22 @@ def match_sum(rule: Rule, candidate: sp.Sum):
     pattern = rule.pattern
     if len(candidate.limits) != len(pattern.limits):
         return None
-    renaming = {}
-    for (k, lo, hi), (pk, plo, phi) in zip(candidate.limits, pattern.limits):
+    taken = index_labels(candidate) | index_labels(pattern)
+    ours, theirs, common = {}, {}, []
+    for n, ((k, lo, hi), (pk, plo, phi)) in enumerate(zip(candidate.limits, pattern.limits)):
         if sp.expand(lo - plo) != 0 or sp.expand(hi - phi) != 0:
             return None
-        renaming[k] = pk
-    body = candidate.function.xreplace(renaming)
-    found = body.match(pattern.function)
+        name = next(f"_m{n}{'_' * extra}" for extra in range(len(taken) + 1) if f"_m{n}{'_' * extra}" not in taken)
+        shared = sp.Idx(sp.Symbol(name, integer=True), (pk.lower, pk.upper))
+        ours[k], theirs[pk] = shared, shared
+        common.append(shared)
+    body = substitute(candidate.function, ours)
+    found = body.match(substitute(pattern.function, theirs))
     if found is None or any(w not in found for w in rule.wilds if pattern.function.has(w)):
         return None
-    if any(v.has(pk) for v in found.values() for pk in renaming.values()):
+    if any(v.has(shared) for v in found.values() for shared in common):
         return None
-    return rule.replacement.xreplace(found)
+    return substitute(rule.replacement, found)
 
 
 _RULES_CACHE: dict = {}

@@ -28,6 +28,7 @@ from typing import Callable
 
 import sympy as sp
 
+from symderiv.layers.indices import substitute
 from symderiv.simplification import ranges
 
 
@@ -101,7 +102,7 @@ def _contract_delta(factor, others, k, lo, hi, bounds, fold):
     value = _solve_linear(factor.args[0] - factor.args[1], k)
     if value is None:
         return None
-    rest = sp.Mul(*others).xreplace({k: value})
+    rest = substitute(sp.Mul(*others), {k: value})
     inside = ranges.decide(sp.And(sp.Le(lo, value), sp.Le(value, hi)), bounds)
     if inside is False:
         return sp.S.Zero
@@ -147,6 +148,6 @@ def apply_deltas(expr: sp.Expr) -> sp.Expr:
             if not (isinstance(a, sp.Idx) and isinstance(b, sp.Idx) and (a.lower, a.upper) == (b.lower, b.upper)):
                 continue
             keep, drop = sorted((a, b), key=lambda i: str(i.label))
-            factors = [f if f is delta else f.xreplace({drop: keep}) for f in factors]
+            factors = [f if f is delta else substitute(f, {drop: keep}) for f in factors]
         return sp.Mul(*factors)
     return sp.Add(*[term(t) for t in sp.Add.make_args(expr)])
