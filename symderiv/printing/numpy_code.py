@@ -27,6 +27,8 @@ import numpy
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from symderiv.printing.identifiers import Namespace, label_of
+
 Code = tuple[str, tuple]
 
 
@@ -73,6 +75,22 @@ def _named(code: str) -> bool:
     return isinstance(node, ast.Name)
 
 
+def _unwrapped(code: str) -> str:
+    """``code`` without one pair of parentheses around all of it (``(a > 0)`` -> ``a > 0``).
+
+    >>> _unwrapped("(a > 0)"), _unwrapped("(a)*(b)")
+    ('a > 0', '(a)*(b)')
+    """
+    if not (code.startswith("(") and code.endswith(")")):
+        return code
+    depth = 0
+    for position, ch in enumerate(code):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and position < len(code) - 1:
+            return code
+    return code[1:-1]
+
+
 def ufunc_call(node: ast.AST, module: str = "np") -> bool:
     """Whether ``node`` calls a one-output NumPy ufunc (``np.exp(x)``, ``np.maximum(x, 0)``) with no keywords,
     so that an ``out=`` array can be given to it."""
@@ -100,15 +118,24 @@ class UnsupportedExpression(ValueError):
 class ArrayCodePrinter:
     """Prints index-form SymPy expressions as NumPy expressions over named arrays.
 
-    ``names`` maps an IndexedBase or Symbol to the variable that holds it.
+    ``names`` gives the variable that holds an IndexedBase or Symbol: a
+    :class:`~symderiv.printing.identifiers.Namespace` (the default: each object
+    its own valid identifier, given on first use) or a plain dict (missing
+    objects print as their labels).
     """
 
-    def __init__(self, names: dict | None = None, module: str = "np", fuse: bool = False):
-        self.names = names or {}
+    def __init__(self, names: Namespace | dict | None = None, module: str = "np", fuse: bool = False):
+        self.names = Namespace() if names is None else names
         self.np = module
         self.fuse = fuse  # kernels: sums of elementwise products through np.einsum (no product array)
         self._function_printer = NumPyPrinter({"fully_qualified_modules": True})
         self._hint: tuple = ()  # the axes order the caller wants (guides matrix-product orientation)
+
+    def name(self, item) -> str:
+        """The variable that holds ``item`` (an IndexedBase or Symbol)."""
+        if isinstance(self.names, Namespace):
+            return self.names.name(item)
+        return self.names.get(item, label_of(item))
 
     # ---- entry point -------------------------------------------------------------
     def translate(self, expr: sp.Expr) -> Code:
@@ -118,7 +145,7 @@ class ArrayCodePrinter:
         if isinstance(expr, sp.Number) or expr in (sp.pi, sp.E):
             return self._number(expr), ()
         if isinstance(expr, sp.Symbol):
-            return self.names.get(expr, str(expr)), ()
+            return self.name(expr), ()
         if isinstance(expr, sp.Function):
             return self._function(expr)
         raise UnsupportedExpression(f"cannot print {type(expr).__name__} {expr} as NumPy code")
@@ -153,7 +180,7 @@ class ArrayCodePrinter:
         return code
 
     def _t_Indexed(self, element) -> Code:
-        array = self.names.get(element.base, str(element.base.label))
+        array = self.name(element.base)
         shape = element.base.shape
         axes, selectors, gathers = [], [], []
         for position, index in enumerate(element.indices):
@@ -225,7 +252,7 @@ class ArrayCodePrinter:
         code = self.aligned(expr, axes)
         if len(axes) >= 2:
             lines = self._ufunc_in_place(target, expr, code, donors)
-        return lines if lines is not None else [f"{target} = {code}"]
+        return lines if lines is not None else [f"{target} = {_unwrapped(code)}"]
 
     def _ufunc_in_place(self, target, expr, code, donors):
         """``np.f(a, ...)`` with ``a`` a dead floating array read once, laid out as the result: ``f`` writes into ``a``.
@@ -243,7 +270,7 @@ class ArrayCodePrinter:
         if not ufunc_call(node, self.np):
             return None
         names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
-        floating = {self.names.get(e.base, str(e.base.label)) for e in expr.atoms(sp.Indexed) if _floating(e)}
+        floating = {self.name(e.base) for e in expr.atoms(sp.Indexed) if _floating(e)}
         for position, arg in enumerate(node.args):
             if isinstance(arg, ast.Name) and arg.id in donors and arg.id in floating and names.count(arg.id) == 1:
                 node.args[position] = ast.Name(target)
