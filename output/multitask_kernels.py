@@ -485,22 +485,22 @@ def linear_forward(x, theta, b):
     return z, {"m": m, "n_out": n_out, "theta": theta, "x": x}
 
 
-def linear_backward(dout_, cache):
+def linear_backward(dout, cache):
     """Vector-Jacobian products of one linear layer: dx, dtheta, db, given dout = dL/dz.
 
     dx[i, u] = Sum(dout[i, v]*theta[v, u], (v, 0, n_out - 1))
     dtheta[u, v] = Sum(dout[i, u]*x[i, v], (i, 0, m - 1))
     db[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n_out = cache["n_out"]
     theta = cache["theta"]
     x = cache["x"]
-    _check("dout", dout_, (m, n_out), "(m, n_out)")
-    dx = dout_ @ theta
-    dtheta = dout_.T @ x
-    db = np.ones(m, dtype=dout_.dtype) @ dout_
+    _check("dout", dout, (m, n_out), "(m, n_out)")
+    dx = dout @ theta
+    dtheta = dout.T @ x
+    db = np.ones(m, dtype=dout.dtype) @ dout
     return dx, dtheta, db
 
 
@@ -519,17 +519,17 @@ def relu_forward(z):
     return a, {"m": m, "n": n, "z": z}
 
 
-def relu_backward(dout_, cache):
+def relu_backward(dout, cache):
     """Vector-Jacobian products of one relu layer: dz, given dout = dL/da.
 
     dz[i, u] = Heaviside(z[i, u], 0)*dout[i, u]
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n = cache["n"]
     z = cache["z"]
-    _check("dout", dout_, (m, n), "(m, n)")
-    dz = dout_*(z > 0)
+    _check("dout", dout, (m, n), "(m, n)")
+    dz = dout*(z > 0)
     return dz
 
 
@@ -555,22 +555,22 @@ def dropout_forward(x, M, *, p=0.5):
     return y, {"m": m, "n": n, "M": M, "t0": t0, "x": x}
 
 
-def dropout_backward(dout_, cache):
+def dropout_backward(dout, cache):
     """Vector-Jacobian products of one dropout layer: dx, dM, given dout = dL/dy.
 
     dx[i, u] = M[i, u]*dout[i, u]/(1 - p)
     dM[i, u] = dout[i, u]*x[i, u]/(1 - p)
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n = cache["n"]
     M = cache["M"]
     t0 = cache["t0"]
     x = cache["x"]
-    _check("dout", dout_, (m, n), "(m, n)")
-    dx = M*dout_
+    _check("dout", dout, (m, n), "(m, n)")
+    dx = M*dout
     dx *= t0
-    dM = dout_*x
+    dM = dout*x
     dM *= t0
     return dx, dM
 
@@ -609,26 +609,26 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-05):
     return y, {"m": m, "n": n, "xhat": xhat, "t0": t0, "gamma": gamma, "t2": t2}
 
 
-def batchnorm_backward(dout_, cache):
+def batchnorm_backward(dout, cache):
     """Vector-Jacobian products of one batchnorm layer: dx, dgamma, dbeta, given dout = dL/dy.
 
     dx[i, u] = (dout[i, u] - xhat[i, u]*Sum(dout[j, u]*xhat[j, u], (j, 0, m - 1))/m - Sum(dout[j, u], (j, 0, m - 1))/m)*gamma[u]/sqrt(eps + var[u])
     dgamma[u] = Sum(dout[i, u]*xhat[i, u], (i, 0, m - 1))
     dbeta[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n = cache["n"]
     xhat = cache["xhat"]
     t0 = cache["t0"]
     gamma = cache["gamma"]
     t2 = cache["t2"]
-    _check("dout", dout_, (m, n), "(m, n)")
-    t3 = np.ones(m, dtype=dout_.dtype) @ dout_
+    _check("dout", dout, (m, n), "(m, n)")
+    t3 = np.ones(m, dtype=dout.dtype) @ dout
     dbeta = t3
-    t4 = np.einsum("ab,ab->b", xhat, dout_)
+    t4 = np.einsum("ab,ab->b", xhat, dout)
     dx = -t0*t4*xhat
-    dx += dout_
+    dx += dout
     dx -= t0*t3
     dx *= gamma*t2
     dgamma = t4
@@ -654,19 +654,19 @@ def concat_forward(x1, x2):
     return c, {"m": m, "n1": n1, "n2": n2}
 
 
-def concat_backward(dout_, cache):
+def concat_backward(dout, cache):
     """Vector-Jacobian products of one concat layer: dx1, dx2, given dout = dL/dc.
 
     dx1[i, u] = dout[i, u]
     dx2[i, u] = dout[i, n1 + u]
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n1 = cache["n1"]
     n2 = cache["n2"]
-    _check("dout", dout_, (m, n1 + n2), "(m, n1 + n2)")
-    dx1 = dout_[:, :n1]
-    dx2 = dout_[:, n1:n1 + n2]
+    _check("dout", dout, (m, n1 + n2), "(m, n1 + n2)")
+    dx1 = dout[:, :n1]
+    dx2 = dout[:, n1:n1 + n2]
     return dx1, dx2
 
 
@@ -689,17 +689,17 @@ def softmax_forward(z):
     return g, {"m": m, "n": n, "g": g}
 
 
-def softmax_backward(dout_, cache):
+def softmax_backward(dout, cache):
     """Vector-Jacobian products of one softmax layer: dz, given dout = dL/dg.
 
     dz[i, u] = (dout[i, u] - Sum(dout[i, v]*g[i, v], (v, 0, n - 1)))*g[i, u]
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     m = cache["m"]
     n = cache["n"]
     g = cache["g"]
-    _check("dout", dout_, (m, n), "(m, n)")
-    dz = dout_ - (np.einsum("ab,ab->a", dout_, g))[:, None]
+    _check("dout", dout, (m, n), "(m, n)")
+    dz = dout - (np.einsum("ab,ab->a", dout, g))[:, None]
     dz *= g
     return dz
 
@@ -724,20 +724,20 @@ def mse_forward(yhat, y):
     return L, {"t1": t1, "t0": t0, "y": y, "yhat": yhat}
 
 
-def mse_backward(dout_, cache):
+def mse_backward(dout, cache):
     """Vector-Jacobian products of one mse layer: dyhat, dy, given dout = dL/dL.
 
     dyhat[i, u] = dout*(-y[i, u] + yhat[i, u])/m
     dy[i, u] = dout*(y[i, u] - yhat[i, u])/m
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     t1 = cache["t1"]
     t0 = cache["t0"]
     y = cache["y"]
     yhat = cache["yhat"]
-    dyhat = dout_*t0*t1
+    dyhat = dout*t0*t1
     dy = y - yhat
-    dy *= dout_*t0
+    dy *= dout*t0
     return dyhat, dy
 
 
@@ -757,22 +757,21 @@ def cross_entropy_forward(yhat, y):
     _check("y", y, (m, n), "(m, n)")
     _rows_sum_to_one("y", y)
     t0 = 1/m
-    t1 = np.log(yhat)
-    L = -t0*np.einsum("ab,ab->", t1, y)
-    return L, {"y": y, "yhat": yhat, "t0": t0, "t1": t1}
+    L = -t0*(y*np.log(np.where(y == 0, 1, yhat))).sum(axis=(1, 0))
+    return L, {"y": y, "yhat": yhat, "t0": t0}
 
 
-def cross_entropy_backward(dout_, cache):
+def cross_entropy_backward(dout, cache):
     """Vector-Jacobian products of one cross_entropy layer: dyhat, dy, given dout = dL/dL.
 
     dyhat[i, u] = -dout*y[i, u]/(m*yhat[i, u])
     dy[i, u] = -dout*log(yhat[i, u])/m
     """
-    dout_ = np.asarray(dout_)
+    dout = np.asarray(dout)
     y = cache["y"]
     yhat = cache["yhat"]
     t0 = cache["t0"]
-    t1 = cache["t1"]
-    dyhat = -dout_*t0/yhat*y
-    dy = -dout_*t0*t1
+    dyhat = -dout*t0/yhat*y
+    dy = np.log(yhat)
+    dy *= -dout*t0
     return dyhat, dy

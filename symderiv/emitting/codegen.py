@@ -40,6 +40,7 @@ from symderiv.emitting.kernel_rewrites import (
     store_steps,
 )
 from symderiv.emitting.kernel_statements import loaded, statements
+from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
 from symderiv.printing.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
@@ -91,10 +92,12 @@ def _formula(definition: Definition) -> str:
     return f"{definition.element()} = {definition.expr}"
 
 
-def _namespace(args: list[Arg], constants: list[Arg], definitions: list[Definition]) -> Namespace:
-    """Identifiers for the user's arguments first (they keep their names where they can), then the
-    definitions, then the sizes (``size_<name>`` where a size shares its name with an array)."""
+def _namespace(args: list[Arg], constants: list[Arg], definitions: list[Definition], first=()) -> Namespace:
+    """Identifiers for ``first``, then the user's arguments (they keep their names where they can), then
+    the definitions, then the sizes (``size_<name>`` where a size shares its name with an array)."""
     ns = Namespace()
+    for item in first:
+        ns.name(item)
     for arg in [*constants, *args]:
         ns.name(arg.base)
     for definition in definitions:
@@ -135,6 +138,7 @@ def _split(forward: list[Definition], backward: list[Definition], taken: set[str
     taken = set(taken) | all_labels([*forward, *backward])
     forward, rewrite_logs = stabilise_softmax(forward, taken)
     backward = [Definition(d.name, d.base, d.indices, rewrite_logs(d.expr)) for d in backward]
+    forward, backward = stabilise_functions(forward), stabilise_functions(backward)
     everything = common_subexpressions(store_steps(inline_numbers([*forward, *backward]), taken), taken=taken)
     last = max(n for n, d in enumerate(everything) if d.base in {f.base for f in forward})
     return everything[: last + 1], everything[last + 1:]
@@ -258,7 +262,7 @@ def layer_functions(layer) -> list[Function]:
     args = [Arg(n, built.bases[n], built.shapes[n], None, s.distribution)
             for n, s in built.args.items() if s.role != "constant"]
     constants = [Arg(n, built.bases[n], ()) for n, s in built.args.items() if s.role == "constant"]
-    ns = _namespace(args, constants, [*forward, *backward])
+    ns = _namespace(args, constants, [*forward, *backward], first=[dout_base])
     for size in out.shape:
         for symbol in sorted(sp.sympify(size).free_symbols, key=str):
             ns.name(symbol, f"size_{symbol.name}")
@@ -298,8 +302,9 @@ def kernels_data(network) -> dict:
     functions = network_functions(network)
     for layer in layer_types:
         functions += layer_functions(layer)
+    scipy = any("scipy.special." in line for f in functions for line in f.body)
     return {"mark": GENERATED_MARK, "network": network.name, "functions": functions,
-            "layers": [layer.op for layer in layer_types]}
+            "layers": [layer.op for layer in layer_types], "scipy": scipy}
 
 
 def _environment() -> jinja2.Environment:

@@ -21,6 +21,7 @@ Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
 from __future__ import annotations
 
 import ast
+import re
 import string
 
 import numpy
@@ -28,6 +29,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from symderiv.printing.identifiers import Namespace, label_of
+from symderiv.printing.special_functions import SCIPY_SPECIAL
 
 Code = tuple[str, tuple]
 
@@ -139,6 +141,9 @@ class ArrayCodePrinter:
 
     # ---- entry point -------------------------------------------------------------
     def translate(self, expr: sp.Expr) -> Code:
+        if isinstance(expr, sp.Expr) and not expr.is_Rational and expr.is_number and expr.is_real:
+            # a constant such as sqrt(2) or 1/sqrt(pi): a Python float (a NumPy float64 would promote float32)
+            return repr(float(expr)), ()
         method = getattr(self, f"_t_{type(expr).__name__}", None)
         if method is not None:
             return method(expr)
@@ -476,16 +481,36 @@ class ArrayCodePrinter:
         parts = [self.translate(a) for a in expr.args]
         axes = self._merge(parts)
         placeholders = [sp.Symbol(f"__arg{n}") for n in range(len(parts))]
-        try:
-            template = self._function_printer.doprint(expr.func(*placeholders))
-        except Exception as exc:  # SymPy raises several types for unknown functions
-            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code") from exc
-        if "not supported" in template.lower():
-            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code")
+        if expr.func in SCIPY_SPECIAL:  # no NumPy ufunc: SciPy's (the module then imports scipy.special)
+            template = f"scipy.special.{SCIPY_SPECIAL[expr.func]}({', '.join(map(str, placeholders))})"
+        else:
+            try:
+                template = self._function_printer.doprint(expr.func(*placeholders))
+            except Exception as exc:  # SymPy raises several types for unknown functions
+                raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code") from exc
+        if "not supported" in template.lower() or re.search(r"\bm?p?math\.", template):  # never math.* (scalars)
+            raise UnsupportedExpression(f"cannot print the function {expr.func} as vectorized NumPy code")
         template = template.replace("numpy.", f"{self.np}.")
         for placeholder, (code, have) in reversed(list(zip(placeholders, parts))):
             template = template.replace(str(placeholder), self._broadcast(code, have, axes))
         return template, axes
+
+    def _t_LogAddExp(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        a, b = (self._broadcast(code, have, axes) for code, have in parts)
+        return f"{self.np}.logaddexp({a}, {b})", axes
+
+    def _t_Sigmoid(self, expr) -> Code:
+        code, axes = self.translate(-expr.args[0])
+        return f"{self.np}.exp(-{self.np}.logaddexp(0, {code}))", axes
+
+    def _t_XLogY(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        a, b = (self._broadcast(code, have, axes) for code, have in parts)
+        a = a if self._atomic(a) else f"({a})"
+        return f"{a}*{self.np}.log({self.np}.where({a} == 0, 1, {b}))", axes
 
     def _t_Piecewise(self, expr) -> Code:
         (value, cond), *rest = expr.args
