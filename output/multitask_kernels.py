@@ -2,8 +2,8 @@
 """NumPy kernels of the network multitask, printed from the formulas symderiv derived.
 
 Network: ``loss_and_grads(params, inputs, ...) -> (L, grads)``, ``forward(params, inputs, ...) ->
-(outputs, cache)``, ``backward(cache) -> grads``. Arrays are batch-major; every result has the
-dtype of the arrays given (float32 or float64).
+(outputs, cache)``, ``backward(cache) -> grads``, ``predict(params, inputs, ...) -> outputs`` (no targets).
+Arrays are batch-major; every result has the dtype of the arrays given (float32 or float64).
 Layers: ``linear_forward``/``linear_backward``, ``relu_forward``/``relu_backward``, ``dropout_forward``/``dropout_backward``, ``batchnorm_forward``/``batchnorm_backward``, ``concat_forward``/``concat_backward``, ``softmax_forward``/``softmax_backward``, ``mse_forward``/``mse_backward``, ``cross_entropy_forward``/``cross_entropy_backward``.
 """
 
@@ -459,6 +459,98 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
         "beta": grad_beta,
         "theta_2b": grad_theta_2b,
         "b_2b": grad_b_2b,
+    }
+
+
+def predict(params, inputs, *, p=0.5, eps=1e-05):
+    """Inference: the forward pass without the losses; returns the outputs by node.
+
+    Needs x, M, theta_1a, b_1a, theta_2a, b_2a, theta_1b, b_1b, gamma, beta, theta_2b, b_2b; not the targets y_a, y_b.
+    Inputs other than targets (such as a dropout mask) are still required.
+    """
+    x = _array(_fetch(inputs, "inputs", "x"), "x", 2, "(m, n_x)")
+    M = _array(_fetch(inputs, "inputs", "M"), "M", 2, "(m, n_1a)")
+    theta_1a = _array(_fetch(params, "params", "theta_1a"), "theta_1a", 2, "(n_1a, n_x)")
+    b_1a = _array(_fetch(params, "params", "b_1a"), "b_1a", 1, "(n_1a,)")
+    theta_2a = _array(_fetch(params, "params", "theta_2a"), "theta_2a", 2, "(n_ya, n_1a)")
+    b_2a = _array(_fetch(params, "params", "b_2a"), "b_2a", 1, "(n_ya,)")
+    theta_1b = _array(_fetch(params, "params", "theta_1b"), "theta_1b", 2, "(n_1b, n_x)")
+    b_1b = _array(_fetch(params, "params", "b_1b"), "b_1b", 1, "(n_1b,)")
+    gamma = _array(_fetch(params, "params", "gamma"), "gamma", 1, "(n_1b,)")
+    beta = _array(_fetch(params, "params", "beta"), "beta", 1, "(n_1b,)")
+    theta_2b = _array(_fetch(params, "params", "theta_2b"), "theta_2b", 2, "(n_yb, n_1b + n_ya)")
+    b_2b = _array(_fetch(params, "params", "b_2b"), "b_2b", 1, "(n_yb,)")
+    dtype = _dtype(x, M, theta_1a, b_1a, theta_2a, b_2a, theta_1b, b_1b, gamma, beta, theta_2b, b_2b)
+    x = x.astype(dtype, copy=False)
+    m = x.shape[0]
+    n_x = x.shape[1]
+    M = M.astype(dtype, copy=False)
+    n_1a = M.shape[1]
+    theta_1a = theta_1a.astype(dtype, copy=False)
+    b_1a = b_1a.astype(dtype, copy=False)
+    theta_2a = theta_2a.astype(dtype, copy=False)
+    n_ya = theta_2a.shape[0]
+    b_2a = b_2a.astype(dtype, copy=False)
+    theta_1b = theta_1b.astype(dtype, copy=False)
+    size_n_1b = theta_1b.shape[0]
+    b_1b = b_1b.astype(dtype, copy=False)
+    gamma = gamma.astype(dtype, copy=False)
+    beta = beta.astype(dtype, copy=False)
+    theta_2b = theta_2b.astype(dtype, copy=False)
+    n_yb = theta_2b.shape[0]
+    b_2b = b_2b.astype(dtype, copy=False)
+    _check("x", x, (m, n_x), "(m, n_x)")
+    _check("M", M, (m, n_1a), "(m, n_1a)")
+    _check("theta_1a", theta_1a, (n_1a, n_x), "(n_1a, n_x)")
+    _check("b_1a", b_1a, (n_1a,), "(n_1a,)")
+    _check("theta_2a", theta_2a, (n_ya, n_1a), "(n_ya, n_1a)")
+    _check("b_2a", b_2a, (n_ya,), "(n_ya,)")
+    _check("theta_1b", theta_1b, (size_n_1b, n_x), "(n_1b, n_x)")
+    _check("b_1b", b_1b, (size_n_1b,), "(n_1b,)")
+    _check("gamma", gamma, (size_n_1b,), "(n_1b,)")
+    _check("beta", beta, (size_n_1b,), "(n_1b,)")
+    _check("theta_2b", theta_2b, (n_yb, size_n_1b + n_ya), "(n_yb, n_1b + n_ya)")
+    _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
+    p = _constant(p, "p")
+    eps = _constant(eps, "eps")
+    z_1a = x @ theta_1a.T
+    z_1a += b_1a
+    a_1a = np.maximum(z_1a, 0)
+    d_1a = M*a_1a
+    d_1a *= 1/(1 - p)
+    yhat_a = d_1a @ theta_2a.T
+    yhat_a += b_2a
+    z_1b = x @ theta_1b.T
+    z_1b += b_1b
+    a_1b = np.maximum(z_1b, 0)
+    t0 = 1/m
+    mu_n_1b = t0*(np.ones(m, dtype=a_1b.dtype) @ a_1b)
+    t1 = a_1b - mu_n_1b
+    var_n_1b = t0*np.einsum("ab,ab->b", t1, t1)
+    xhat_n_1b = t1
+    xhat_n_1b *= 1/np.sqrt(eps + var_n_1b)
+    n_1b = xhat_n_1b
+    n_1b *= gamma
+    n_1b += beta
+    c_2b = np.concatenate((n_1b, yhat_a), axis=1)
+    z_2b = c_2b @ theta_2b.T
+    z_2b += b_2b
+    yhat_b_max = z_2b.max(axis=1)
+    yhat_b_exp = np.exp(z_2b - yhat_b_max[:, None])
+    yhat_b_sum = yhat_b_exp @ np.ones(n_yb, dtype=yhat_b_exp.dtype)
+    yhat_b = yhat_b_exp
+    yhat_b *= (1/yhat_b_sum)[:, None]
+    return {
+        "z_1a": z_1a,
+        "a_1a": a_1a,
+        "d_1a": d_1a,
+        "yhat_a": yhat_a,
+        "z_1b": z_1b,
+        "a_1b": a_1b,
+        "n_1b": n_1b,
+        "c_2b": c_2b,
+        "z_2b": z_2b,
+        "yhat_b": yhat_b,
     }
 
 

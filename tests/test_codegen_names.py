@@ -106,6 +106,10 @@ def test_kernels_match_pytorch_under_any_names(generated):
         np.testing.assert_allclose(grads[names[role]], ref, rtol=1e-9, atol=1e-12, err_msg=f"{role} as {names[role]}")
     outputs, cache = module.forward(params, inputs, **keyword)
     assert sorted(outputs) == sorted([names[r] for r in ("z", "a", "n", "out", "loss")] + ["L"])
+    predicted = module.predict(params, {names["x"]: inputs[names["x"]]}, **keyword)  # y is a target
+    assert sorted(predicted) == sorted(names[r] for r in ("z", "a", "n", "out"))
+    for key, value in predicted.items():
+        np.testing.assert_allclose(value, outputs[key], rtol=1e-13, atol=1e-15)
     again = module.backward(cache)
     for key, value in grads.items():
         np.testing.assert_allclose(again[key], value, rtol=1e-12, atol=1e-14)

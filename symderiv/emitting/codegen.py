@@ -38,6 +38,7 @@ from symderiv.emitting.kernel_rewrites import (
     prune,
     stabilise_softmax,
     store_steps,
+    uses,
 )
 from symderiv.emitting.kernel_statements import loaded, statements
 from symderiv.emitting.stable_rewrites import stabilise_functions
@@ -219,6 +220,7 @@ def network_functions(network) -> list[Function]:
     distributions = [a.name for a in args if a.distribution]
     rows_doc = [f"Rows of {', '.join(distributions)} must sum to 1 (checked: ValueError)."] if distributions else []
     signature = _signature(["params", "inputs"], constants, printer)
+    predict = _predict(network, forward, args, constants, node_bases)
     return [
         Function("forward", signature,
                  [f"Forward pass of the network {network.name!r}; returns (outputs by node, cache).", "",
@@ -234,7 +236,49 @@ def network_functions(network) -> list[Function]:
                   "but the gradients (reused in place, or let go after its last use).", "",
                   f"L = {built.output.expr}"],
                  [*fused, f"{L} = float({L})"], f"{L}, {grads}"),
+        predict,
     ]
+
+
+def _predict(network, forward, args, constants, node_bases) -> Function:
+    """``predict(params, inputs)``: the forward pass without the losses and without the targets.
+
+    Targets are the inputs that only loss nodes read; the nodes computed from them are left out.
+    Every other input (a dropout mask too: nothing here knows what a layer does with it) is required.
+    """
+    checked = network.validate()
+    losses = {name for name, _ in network.losses}
+    targets = {a.base for a in args if a.table == "inputs" and checked.consumers[a.name]
+               and all(node in losses for node, _ in checked.consumers[a.name])}
+    tainted, kept = set(targets), []
+    for definition in forward:  # in evaluation order: a definition that reads a target is one too
+        if uses(definition.expr) & tainted:
+            tainted.add(definition.base)
+    outputs = {n: b for n, b in node_bases.items() if n not in losses and b not in tainted}
+    kept = prune(forward, set(outputs.values()))
+    needed = set().union(*(uses(d.expr) for d in kept)) if kept else set()
+    mine = [a for a in args if a.base in needed]
+    sizes = {s for d in kept for i in d.indices for s in sp.sympify(i.upper).free_symbols} \
+        | {s for d in kept for s in d.expr.free_symbols if getattr(s, "is_integer", False) and s.is_positive}
+    for arg in args:  # a size no needed array carries: take it from another array
+        given = {s for a in mine for size in a.shape for s in sp.sympify(size).free_symbols}
+        if arg not in mine and (sizes - given) & {s for size in arg.shape for s in sp.sympify(size).free_symbols}:
+            mine.append(arg)
+    mine = [a for a in args if a in mine]
+    mine_constants = [c for c in constants if c.base in needed]
+    printer = ArrayCodePrinter(_namespace(mine, mine_constants, kept), fuse=True)  # names of its own
+    taken = {label_of(a.base) for a in [*args, *constants]}
+    definitions, _ = _split(kept, [], taken)
+    head = _prologue(mine, printer) + [f"{printer.name(c.base)} = _constant({printer.name(c.base)}, "
+                                       f"{quote(c.name)})" for c in mine_constants]
+    body = head + statements(definitions, printer, {printer.name(b) for b in outputs.values()}, allocate=True)
+    left_out = sorted(a.name for a in args if a.base in targets)
+    return Function("predict", _signature(["params", "inputs"], mine_constants, printer),
+                    ["Inference: the forward pass without the losses; returns the outputs by node.", "",
+                     f"Needs {', '.join(a.name for a in mine) or 'no array'}"
+                     + (f"; not the targets {', '.join(left_out)}." if left_out else "."),
+                     "Inputs other than targets (such as a dropout mask) are still required."],
+                    body, _display([(quote(n), printer.name(b)) for n, b in outputs.items()]))
 
 
 # ---- one layer ------------------------------------------------------------------------------
