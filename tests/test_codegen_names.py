@@ -189,3 +189,11 @@ def test_node_named_like_a_residual():
     _, grads = module.loss_and_grads(params, inputs)
     for role, ref in torch_reference(values, 1e-5)[1].items():
         np.testing.assert_allclose(grads[names[role]], ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("naming", ["keywords_bare", "builtins", "module_names", "generated_names"])
+def test_derivation_evaluate_under_any_names(naming):
+    names = names_of(naming)
+    values, params, inputs = problem(names)
+    got = network(names).gradient(names["W1"]).evaluate(**params, **inputs, **{names["eps"]: 1e-5})
+    np.testing.assert_allclose(got, torch_reference(values, 1e-5)[1]["W1"], rtol=1e-9, atol=1e-12)
