@@ -121,7 +121,7 @@ def test_generated_module_is_ruff_clean(generated, tmp_path):
     path = tmp_path / "kernels.py"
     path.write_text(source)
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", str(path)], capture_output=True,
-                          text=True)
+                          text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -327,8 +327,8 @@ def layer_functions(layer) -> list[Function]:
                   *_constants_doc(constants, printer), *(_formula(d) for d in forward)],
                  fwd, f"{printer.name(out.base)}, {cache_dict}"),
         Function(f"{op}_backward", f"{d}, cache",
-                 [f"Vector-Jacobian products of one {op} layer: {', '.join(label_of(b.base) for b in backward)}, "
-                  f"given {label_of(dout_base)} = dL/d{out_name}.", "", *(_formula(d) for d in backward)],
+                 [(f"Vector-Jacobian products of one {op} layer: {', '.join(label_of(b.base) for b in backward)}, "
+                   f"given {label_of(dout_base)} = dL/d{out_name}."), "", *(_formula(b) for b in backward)],
                  [f"{d} = np.asarray({d})", *(f"{n} = cache[{quote(n)}]" for n in cache), *bwd], returned),
     ]
 

@@ -60,8 +60,9 @@ def _sigmoid_rule(expr):
         k = int(-factor.exp)
         E = sp.Dummy("E", positive=True)
         numerator = sp.Mul(*(f for n, f in enumerate(factors) if n != position))
-        numerator = numerator.replace(lambda e: isinstance(e, sp.exp) and sp.cancel(e.args[0] / w).is_Integer,
-                                      lambda e: E ** sp.cancel(e.args[0] / w))
+        numerator = numerator.replace(
+            lambda e, w=w: isinstance(e, sp.exp) and sp.cancel(e.args[0] / w).is_Integer,
+            lambda e, w=w, E=E: E ** sp.cancel(e.args[0] / w))
         by_power: dict[int, sp.Expr] = {}
         for term in sp.Add.make_args(sp.expand(numerator)):
             coefficient, b = term.as_independent(E, as_Add=False)

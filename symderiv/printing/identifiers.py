@@ -41,7 +41,7 @@ any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile c
 dir divmod enumerate eval exec exit filter float format frozenset getattr globals hasattr hash help hex id input int
 isinstance issubclass iter len license list locals map max memoryview min next object oct open ord pow print property
 quit range repr reversed round set setattr slice sorted staticmethod str sum super tuple type vars zip
-""".split())
+""".split())  # noqa: SIM905 - a word list reads better as text
 
 # names a generated module uses itself: its imports, its public functions' parameters and its helpers
 MODULE_NAMES = frozenset({
