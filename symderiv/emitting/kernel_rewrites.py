@@ -35,6 +35,7 @@ from collections import Counter
 import sympy as sp
 
 from symderiv.layers.base import Definition
+from symderiv.printing.identifiers import label_of
 from symderiv.printing.numpy_code import MaxOver, StepArray
 
 
@@ -57,8 +58,13 @@ def _make(name: str, indices: tuple, expr: sp.Expr, array=sp.IndexedBase) -> Def
     return Definition(name, base, tuple(indices), expr)
 
 
-def _fresh(stem: str, names: set[str]) -> str:
-    """``stem``, with ``_`` appended until it is not in ``names``; the name is added to them."""
+def fresh_label(stem: str, names: set[str]) -> str:
+    """``stem``, with ``_`` appended until it is not in ``names``; the label is added to them.
+
+    New definitions get labels that no object in sight has (see :func:`all_labels`): two SymPy
+    bases with one label and one shape would be the same object, and the new definition would
+    silently stand for a user's array.
+    """
     name = stem
     while name in names:
         name += "_"
@@ -66,9 +72,20 @@ def _fresh(stem: str, names: set[str]) -> str:
     return name
 
 
+_fresh = fresh_label
+
+
+def all_labels(definitions: list[Definition]) -> set[str]:
+    """The labels of every base and symbol the definitions define or read (indices aside)."""
+    labels = set()
+    for definition in definitions:
+        labels.add(_label(definition))
+        labels |= {label_of(b) for b in uses(definition.expr)}
+    return labels
+
+
 def _label(definition: Definition) -> str:
-    base = definition.base
-    return str(base.label) if isinstance(base, sp.IndexedBase) else str(base)
+    return label_of(definition.base)
 
 
 def inline_numbers(definitions: list[Definition]) -> list[Definition]:
@@ -104,7 +121,7 @@ def stabilise_softmax(definitions: list[Definition], taken: set[str] = frozenset
     later definitions; callers apply them to the backward definitions too.
     """
     result, logs = [], {}
-    names = set(taken) | {_label(d) for d in definitions}
+    names = set(taken) | all_labels(definitions)
 
     def fresh(stem):
         return _fresh(stem, names)
@@ -168,7 +185,7 @@ def store_steps(definitions: list[Definition], taken: set[str] = frozenset()) ->
     ['z = 2*x[i, u]', 'step_z = Heaviside(z[i, u], 0)', 'a = Max(0, z[i, u])', 'd = g[i, u]*step_z[i, u]']
     """
     result = list(definitions)
-    names = set(taken) | {_label(d) for d in definitions}
+    names = set(taken) | all_labels(definitions)
     for definition in definitions:
         z = definition.base
         if not definition.indices:
@@ -283,7 +300,7 @@ def _counts(definitions: list[Definition], shared: set) -> Counter:
     return counts
 
 
-def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> list[Definition]:
+def common_subexpressions(definitions: list[Definition], prefix: str = "t", taken=frozenset()) -> list[Definition]:
     """Name each subexpression that occurs more than once, define it before its first use, and reuse it.
 
     A subexpression found only inside occurrences of a bigger shared one is
@@ -297,7 +314,7 @@ def common_subexpressions(definitions: list[Definition], prefix: str = "t") -> l
         shared = fewer
     named: dict = {}  # key -> Definition over canonical free indices
     result = []
-    taken = {_label(d) for d in definitions}
+    taken = set(taken) | all_labels(definitions)
 
     def extract(expr, before):
         def visit(e):

@@ -15,29 +15,41 @@ array([[1., 0.],
 """
 from __future__ import annotations
 
-import keyword
-
 import numpy as np
 import sympy as sp
 
+from symderiv.printing.identifiers import Namespace, label_of
 from symderiv.printing.numpy_code import ArrayCodePrinter
 
 
 def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
     """(function, source): ``function(*values)`` evaluates ``expr`` laid out over ``axes``.
 
-    ``inputs`` lists the IndexedBase / Symbol objects the function takes, in order.
+    ``inputs`` lists the IndexedBase / Symbol objects the function takes, in order. Each object
+    gets its own parameter name (see :class:`~symderiv.printing.identifiers.Namespace`), whatever
+    its label: two objects may share one, or have a keyword, a builtin or ``np`` as their label.
+    An object listed twice binds the first value.
+
+    >>> x, y = sp.IndexedBase("lambda"), sp.IndexedBase("lambda", shape=(2,))
+    >>> i = sp.Idx("i", 2)
+    >>> print(compile_index_function(x[i] - y[i], (i,), [x, y])[1])
+    def _evaluate(lambda_, lambda__):
+        return lambda_ - lambda__
+    <BLANKLINE>
     """
-    names = {}
+    names = Namespace()
+    parameters = []
     for position, item in enumerate(inputs):
-        label = str(item.label if isinstance(item, sp.IndexedBase) else item)
-        if isinstance(item, sp.Symbol) and item.is_integer and item.is_positive:
-            label = f"size_{label}"  # sizes apart from arrays: a size and a node may share a name
-        safe = label if label.isidentifier() and not keyword.iskeyword(label) and label != "np" else f"arg{position}"
-        names[item] = safe
+        if item in names:
+            parameters.append(f"_unused{position}")
+            continue
+        label = label_of(item)
+        sized = isinstance(item, sp.Symbol) and item.is_integer and item.is_positive
+        # sizes apart from arrays: a size and a node may share a name
+        parameters.append(names.name(item, f"size_{label}") if sized else names.name(item))
     printer = ArrayCodePrinter(names)
     body = printer.aligned(sp.sympify(expr), tuple(axes))
-    source = f"def _evaluate({', '.join(names.values())}):\n    return {body}\n"
+    source = f"def _evaluate({', '.join(parameters)}):\n    return {body}\n"
     scope = {"np": np}
     exec(compile(source, "<symderiv>", "exec"), scope)  # noqa: S102 - code printed from a SymPy expression
     return scope["_evaluate"], source

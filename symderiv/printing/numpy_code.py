@@ -21,11 +21,15 @@ Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
 from __future__ import annotations
 
 import ast
+import re
 import string
 
 import numpy
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+
+from symderiv.printing.identifiers import Namespace, label_of
+from symderiv.printing.special_functions import SCIPY_SPECIAL
 
 Code = tuple[str, tuple]
 
@@ -73,6 +77,22 @@ def _named(code: str) -> bool:
     return isinstance(node, ast.Name)
 
 
+def _unwrapped(code: str) -> str:
+    """``code`` without one pair of parentheses around all of it (``(a > 0)`` -> ``a > 0``).
+
+    >>> _unwrapped("(a > 0)"), _unwrapped("(a)*(b)")
+    ('a > 0', '(a)*(b)')
+    """
+    if not (code.startswith("(") and code.endswith(")")):
+        return code
+    depth = 0
+    for position, ch in enumerate(code):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and position < len(code) - 1:
+            return code
+    return code[1:-1]
+
+
 def ufunc_call(node: ast.AST, module: str = "np") -> bool:
     """Whether ``node`` calls a one-output NumPy ufunc (``np.exp(x)``, ``np.maximum(x, 0)``) with no keywords,
     so that an ``out=`` array can be given to it."""
@@ -100,25 +120,37 @@ class UnsupportedExpression(ValueError):
 class ArrayCodePrinter:
     """Prints index-form SymPy expressions as NumPy expressions over named arrays.
 
-    ``names`` maps an IndexedBase or Symbol to the variable that holds it.
+    ``names`` gives the variable that holds an IndexedBase or Symbol: a
+    :class:`~symderiv.printing.identifiers.Namespace` (the default: each object
+    its own valid identifier, given on first use) or a plain dict (missing
+    objects print as their labels).
     """
 
-    def __init__(self, names: dict | None = None, module: str = "np", fuse: bool = False):
-        self.names = names or {}
+    def __init__(self, names: Namespace | dict | None = None, module: str = "np", fuse: bool = False):
+        self.names = Namespace() if names is None else names
         self.np = module
         self.fuse = fuse  # kernels: sums of elementwise products through np.einsum (no product array)
         self._function_printer = NumPyPrinter({"fully_qualified_modules": True})
         self._hint: tuple = ()  # the axes order the caller wants (guides matrix-product orientation)
 
+    def name(self, item) -> str:
+        """The variable that holds ``item`` (an IndexedBase or Symbol)."""
+        if isinstance(self.names, Namespace):
+            return self.names.name(item)
+        return self.names.get(item, label_of(item))
+
     # ---- entry point -------------------------------------------------------------
     def translate(self, expr: sp.Expr) -> Code:
+        if isinstance(expr, sp.Expr) and not expr.is_Rational and expr.is_number and expr.is_real:
+            # a constant such as sqrt(2) or 1/sqrt(pi): a Python float (a NumPy float64 would promote float32)
+            return repr(float(expr)), ()
         method = getattr(self, f"_t_{type(expr).__name__}", None)
         if method is not None:
             return method(expr)
         if isinstance(expr, sp.Number) or expr in (sp.pi, sp.E):
             return self._number(expr), ()
         if isinstance(expr, sp.Symbol):
-            return self.names.get(expr, str(expr)), ()
+            return self.name(expr), ()
         if isinstance(expr, sp.Function):
             return self._function(expr)
         raise UnsupportedExpression(f"cannot print {type(expr).__name__} {expr} as NumPy code")
@@ -153,7 +185,7 @@ class ArrayCodePrinter:
         return code
 
     def _t_Indexed(self, element) -> Code:
-        array = self.names.get(element.base, str(element.base.label))
+        array = self.name(element.base)
         shape = element.base.shape
         axes, selectors, gathers = [], [], []
         for position, index in enumerate(element.indices):
@@ -225,7 +257,7 @@ class ArrayCodePrinter:
         code = self.aligned(expr, axes)
         if len(axes) >= 2:
             lines = self._ufunc_in_place(target, expr, code, donors)
-        return lines if lines is not None else [f"{target} = {code}"]
+        return lines if lines is not None else [f"{target} = {_unwrapped(code)}"]
 
     def _ufunc_in_place(self, target, expr, code, donors):
         """``np.f(a, ...)`` with ``a`` a dead floating array read once, laid out as the result: ``f`` writes into ``a``.
@@ -243,7 +275,7 @@ class ArrayCodePrinter:
         if not ufunc_call(node, self.np):
             return None
         names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
-        floating = {self.names.get(e.base, str(e.base.label)) for e in expr.atoms(sp.Indexed) if _floating(e)}
+        floating = {self.name(e.base) for e in expr.atoms(sp.Indexed) if _floating(e)}
         for position, arg in enumerate(node.args):
             if isinstance(arg, ast.Name) and arg.id in donors and arg.id in floating and names.count(arg.id) == 1:
                 node.args[position] = ast.Name(target)
@@ -449,16 +481,36 @@ class ArrayCodePrinter:
         parts = [self.translate(a) for a in expr.args]
         axes = self._merge(parts)
         placeholders = [sp.Symbol(f"__arg{n}") for n in range(len(parts))]
-        try:
-            template = self._function_printer.doprint(expr.func(*placeholders))
-        except Exception as exc:  # SymPy raises several types for unknown functions
-            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code") from exc
-        if "not supported" in template.lower():
-            raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code")
+        if expr.func in SCIPY_SPECIAL:  # no NumPy ufunc: SciPy's (the module then imports scipy.special)
+            template = f"scipy.special.{SCIPY_SPECIAL[expr.func]}({', '.join(map(str, placeholders))})"
+        else:
+            try:
+                template = self._function_printer.doprint(expr.func(*placeholders))
+            except Exception as exc:  # SymPy raises several types for unknown functions
+                raise UnsupportedExpression(f"cannot print the function {expr.func} as NumPy code") from exc
+        if "not supported" in template.lower() or re.search(r"\bm?p?math\.", template):  # never math.* (scalars)
+            raise UnsupportedExpression(f"cannot print the function {expr.func} as vectorized NumPy code")
         template = template.replace("numpy.", f"{self.np}.")
         for placeholder, (code, have) in reversed(list(zip(placeholders, parts))):
             template = template.replace(str(placeholder), self._broadcast(code, have, axes))
         return template, axes
+
+    def _t_LogAddExp(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        a, b = (self._broadcast(code, have, axes) for code, have in parts)
+        return f"{self.np}.logaddexp({a}, {b})", axes
+
+    def _t_Sigmoid(self, expr) -> Code:
+        code, axes = self.translate(-expr.args[0])
+        return f"{self.np}.exp(-{self.np}.logaddexp(0, {code}))", axes
+
+    def _t_XLogY(self, expr) -> Code:
+        parts = [self.translate(a) for a in expr.args]
+        axes = self._merge(parts)
+        a, b = (self._broadcast(code, have, axes) for code, have in parts)
+        a = a if self._atomic(a) else f"({a})"
+        return f"{a}*{self.np}.log({self.np}.where({a} == 0, 1, {b}))", axes
 
     def _t_Piecewise(self, expr) -> Code:
         (value, cond), *rest = expr.args
