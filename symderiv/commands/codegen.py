@@ -17,8 +17,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import symderiv as sd
     from symderiv.emitting.codegen import render_kernels
-    from symderiv.emitting.files import write_generated
+    from symderiv.emitting.files import check_target, write_generated
 
+    check_target(args.output, force=args.force)  # before minutes of work, not after
     network = sd.networks.load(args.spec)
     changed = write_generated(args.output, render_kernels(network), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)

@@ -9,8 +9,9 @@ def add_parser(sub) -> None:
     parser.add_argument("spec", nargs="?", help="network TOML file (default: the shipped multitask.toml)")
     parser.add_argument("--param", action="append", help="only this parameter (repeatable)")
     parser.add_argument("--residuals", action="store_true", help="also print every node's residual δ")
-    parser.add_argument("--latex", action="store_true", help="print LaTeX")
-    parser.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--latex", action="store_true", help="print LaTeX")
+    form.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
     parser.set_defaults(run=run)
 
 
