@@ -19,7 +19,6 @@ import ast
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import jinja2
 import sympy as sp
@@ -35,8 +34,9 @@ from symderiv.emitting.kernel_rewrites import (
 )
 from symderiv.layers.base import Definition
 from symderiv.printing.numpy_code import ArrayCodePrinter, new_array, ufunc_call
+from symderiv.resources import templates_path
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_path()
 CONSTANT_DEFAULTS = {"p": 0.5, "eps": 1e-5}
 
 
