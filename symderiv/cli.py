@@ -1,14 +1,22 @@
 """The ``symderiv`` command line: derive, gradients, sheet, codegen, bench.
 
-Every user mistake (unknown layer, bad file, wrong name) ends with a one-line
+Every user mistake (unknown layer, bad file, wrong name) and every refused or
+failed write (``cannot write PATH: REASON``) ends with a one-line
 ``symderiv: error: ...`` on stderr and exit status 2, never a traceback.
+Streams: results go to stdout, messages and progress to stderr. A closed
+stdout (``symderiv grad | head``) ends the command quietly with status 141
+(128 + SIGPIPE, what a program killed by the broken pipe returns).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from symderiv import __version__
 from symderiv.commands import COMMANDS
+
+BROKEN_PIPE_STATUS = 141
 
 
 class UsageError(Exception):
@@ -19,19 +27,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symderiv",
         description="Derive neural-network gradients symbolically; print them, typeset them, compile them.")
+    parser.add_argument("--version", action="version", version=f"symderiv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
 
 
+def error_message(exc: BaseException) -> str:
+    """The one-line text of an error: its own message, or ``FILE: REASON`` for a bare system error.
+
+    >>> error_message(PermissionError(13, "Permission denied", "out/a.py"))
+    'out/a.py: Permission denied'
+    >>> error_message(FileExistsError("refusing to overwrite a.tex"))
+    'refusing to overwrite a.tex'
+    """
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: let the interpreter's final flush of stdout go nowhere, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
-        print(f"symderiv: error: {exc}", file=sys.stderr)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a broken pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return BROKEN_PIPE_STATUS
+    except (UsageError, ValueError, OSError) as exc:
+        print(f"symderiv: error: {error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symderiv: interrupted", file=sys.stderr)

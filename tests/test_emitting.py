@@ -209,19 +209,17 @@ def test_no_shell_escape_no_reading_outside_no_rc_files(tmp_path, monkeypatch):
             compile_pdf(tex)
 
 
-def test_pdf_is_replaced_only_if_its_tex_is_generated(tmp_path):
+def test_pdf_is_replaced_only_if_it_carries_the_mark_itself(tmp_path):
     tex, pdf = tmp_path / "r.tex", tmp_path / "r.pdf"
-    tex.write_text(DOC.replace(GENERATED_MARK, "hand made"))
-    pdf.write_bytes(b"%PDF-1.4 precious")
+    write_generated(tex, DOC)
+    pdf.write_bytes(b"%PDF-1.4 precious")  # the user's own PDF, next to a generated .tex
     with pytest.raises(FileExistsError, match="--force"):
         compile_pdf(tex)
     assert pdf.read_bytes() == b"%PDF-1.4 precious"
-    assert compile_pdf(tex, force=True).read_bytes().startswith(b"%PDF-")
-    write_generated(tex, DOC, force=True)
-    pdf.write_bytes(b"not a pdf")
+    assert pdf_is_generated(compile_pdf(tex, force=True))
+    assert compile_pdf(tex).read_bytes().startswith(b"%PDF-")  # its own PDF is replaced without --force
+    pdf.write_bytes(b"not a pdf " + files.PDF_MARK)
     assert not pdf_is_generated(pdf)
-    pdf.write_bytes(b"%PDF-1.4 old")
-    assert pdf_is_generated(pdf) and compile_pdf(tex).read_bytes() != b"%PDF-1.4 old"
 
 
 def test_timeout_kills_tex(tmp_path):

@@ -19,10 +19,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from symderiv.emitting.codegen import render_kernels
-    from symderiv.emitting.files import write_generated
+    from symderiv.emitting.files import check_target, write_generated
     from symderiv.verification.self_check import set_verification
     set_verification(not args.no_verify)
 
+    check_target(args.output, force=args.force)  # before minutes of work, not after
     network = network_from_args(args)
     changed = write_generated(args.output, render_kernels(network), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)

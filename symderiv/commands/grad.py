@@ -11,8 +11,9 @@ def add_parser(sub) -> None:
     add_network_arguments(parser)
     parser.add_argument("--param", action="append", help="only this parameter (repeatable)")
     parser.add_argument("--residuals", action="store_true", help="also print every node's residual δ")
-    parser.add_argument("--latex", action="store_true", help="print LaTeX")
-    parser.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--latex", action="store_true", help="print LaTeX")
+    form.add_argument("--numpy", action="store_true", help="print the vectorized NumPy (matrix) form")
     parser.add_argument("--no-verify", action="store_true", help="do not check each derivation numerically")
     parser.set_defaults(run=run)
 

@@ -24,27 +24,28 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import sys
 
+    import symderiv as sd
     from symderiv.emitting.compile_latex import LatexError, LatexNotFound, compile_pdf
-    from symderiv.emitting.files import write_generated
+    from symderiv.emitting.files import check_target, pdf_is_generated, write_generated
     from symderiv.emitting.sheet import render_sheet
     from symderiv.verification.self_check import set_verification
     set_verification(not args.no_verify)
 
-    out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a directory; -o names the output directory")
+    tex_path = Path(args.output) / "answer_sheet.tex"  # -o names a directory; a file there is refused
+    check_target(tex_path, force=args.force)  # both targets before any work
+    if args.pdf:
+        check_target(tex_path.with_suffix(".pdf"), force=args.force, is_generated=pdf_is_generated)
     network = network_from_args(args)
-    tex_path = out_dir / "answer_sheet.tex"
     changed = write_generated(tex_path, render_sheet(network), force=args.force)
-    print(f"{'wrote' if changed else 'unchanged'} {tex_path}")
+    print(f"{'wrote' if changed else 'unchanged'} {tex_path}", file=sys.stderr)
     if args.pdf:
         try:
             pdf = compile_pdf(tex_path, force=args.force)
         except LatexNotFound:
-            print(f"no PDF: {INSTALL_HINT}")
+            print(f"symderiv: no PDF: {INSTALL_HINT}", file=sys.stderr)
             return 1
         except LatexError as exc:
             print(f"symderiv: error: {exc}", file=sys.stderr)
             return 1
-        print(f"wrote {pdf}")
+        print(f"wrote {pdf}", file=sys.stderr)
     return 0

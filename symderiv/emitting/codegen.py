@@ -45,8 +45,9 @@ from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
 from symderiv.printing.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.resources import templates_path
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_path()
 CONSTANT_DEFAULTS = {"p": 0.5, "eps": 1e-5}
 _OP = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import sympy as sp
 
-import symderiv
 from symderiv.emitting.compile_latex import REPRODUCIBLE_PREAMBLE
 from symderiv.emitting.latex_env import Latex, escape_latex, latex_environment, validate_identifier
 from symderiv.layers.base import parse_size
@@ -42,7 +41,8 @@ BATCH = sp.Symbol("m", integer=True, positive=True)
 
 
 def template_dir() -> Path:
-    return Path(symderiv.__file__).resolve().parents[1] / "templates"
+    from symderiv.resources import templates_path
+    return templates_path()
 
 
 # ---- line breaking --------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The command line's conventions (issue 16 item 4): --version, broken pipes, streams, exclusive options.
+
+Results go to stdout, messages to stderr; a closed stdout ends the command quietly; refusals come before work.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import symderiv
+from symderiv import cli
+from symderiv.emitting import codegen, sheet
+from symderiv.emitting.files import GENERATED_MARK
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version():
+    done = subprocess.run([sys.executable, "-m", "symderiv", "--version"], check=False, capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"symderiv {symderiv.__version__}\n", "")
+
+
+def test_a_closed_stdout_ends_quietly():
+    """`symderiv derive --list | head -0`: the reader is gone before anything is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "symderiv", "derive", "--list"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert proc.returncode == cli.BROKEN_PIPE_STATUS
+    assert stderr == "", stderr  # no BrokenPipeError traceback, no "Exception ignored"
+
+
+def test_latex_and_numpy_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["grad", "--latex", "--numpy"])
+    assert caught.value.code == 2
+    assert "argument --numpy: not allowed with argument --latex" in capsys.readouterr().err
+
+
+def test_sheet_and_codegen_report_on_stderr_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sheet, "render_sheet", lambda network: f"% {GENERATED_MARK}\nsheet\n")
+    monkeypatch.setattr(codegen, "render_kernels", lambda network: f"# {GENERATED_MARK}\nx = 1\n")
+    assert cli.main(["sheet", "-o", str(tmp_path)]) == 0
+    assert cli.main(["codegen", "-o", str(tmp_path / "k.py")]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"wrote {tmp_path / 'answer_sheet.tex'}\nwrote {tmp_path / 'k.py'}\n"
+
+
+@pytest.mark.parametrize("command", ["codegen", "sheet"])
+def test_a_foreign_target_is_refused_before_deriving(tmp_path, monkeypatch, capsys, command):
+    def no_work(network):
+        raise AssertionError("derived before finding that the target may not be overwritten")
+    monkeypatch.setattr(sheet, "render_sheet", no_work)
+    monkeypatch.setattr(codegen, "render_kernels", no_work)
+    target = tmp_path / ("k.py" if command == "codegen" else "answer_sheet.tex")
+    target.write_text("my own file\n")
+    assert cli.main([command, "-o", str(target if command == "codegen" else tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symderiv: error: refusing to overwrite {target}") and "--force" in err
+    assert target.read_text() == "my own file\n"
+
+
+def test_permission_errors_reading_are_one_line_errors(tmp_path, capsys):
+    folder = tmp_path / "net.toml"
+    folder.mkdir()  # reading a folder as the network file fails with a system error
+    assert cli.main(["grad", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symderiv: error: ") and err.count("\n") == 1 and str(folder) in err, err
