@@ -202,3 +202,27 @@ def test_unknown_classes_are_refused(expr):
 def test_malformed_tables_are_refused(nodes):
     with pytest.raises(expr_json.Malformed):
         expr_json.decode(nodes)
+
+
+# ---- whole outputs ---------------------------------------------------------------------------------
+def test_an_output_is_rendered_once_then_read_back_and_a_damaged_one_is_rendered_again(fresh):
+    calls = []
+
+    def render(net):
+        calls.append(net)
+        return f"gradient of c: {net.gradient('c').expr}\n"
+
+    first = cache.cached_text("demo", tiny(), render)
+    assert cache.cached_text("demo", tiny(name="renamed"), render) == first and len(calls) == 1
+    assert cache.cached_text("other kind", tiny(), render) == first and len(calls) == 2
+    for path in (fresh.parent / "outputs").glob("*.json"):
+        doc = json.loads(path.read_text())
+        path.write_text(json.dumps({**doc, "text": "gradient of c: 0\n"}))  # the checksum no longer fits
+    assert cache.cached_text("demo", tiny(), render) == first and len(calls) == 3
+
+
+def test_an_output_of_an_unverified_derivation_is_not_kept(fresh):
+    calls = []
+    cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
+    cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
+    assert len(calls) == 2 and not (fresh.parent / "outputs").exists()

@@ -16,10 +16,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import symderiv as sd
+    from symderiv.derivation import cache
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import write_generated
 
     network = sd.networks.load(args.spec)
-    changed = write_generated(args.output, render_kernels(network), force=args.force)
+    changed = write_generated(args.output, cache.cached_text("kernels", network, render_kernels), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0

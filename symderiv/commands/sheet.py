@@ -22,6 +22,7 @@ def run(args) -> int:
     import symderiv as sd
     import sys
 
+    from symderiv.derivation import cache
     from symderiv.emitting.compile_latex import LatexError, LatexNotFound, compile_pdf
     from symderiv.emitting.files import write_generated
     from symderiv.emitting.sheet import render_sheet
@@ -31,7 +32,7 @@ def run(args) -> int:
         raise FileExistsError(f"{out_dir} exists and is not a directory; -o names the output directory")
     network = sd.networks.load(args.spec)
     tex_path = out_dir / "answer_sheet.tex"
-    changed = write_generated(tex_path, render_sheet(network), force=args.force)
+    changed = write_generated(tex_path, cache.cached_text("answer sheet", network, render_sheet), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {tex_path}")
     if args.pdf:
         try:

@@ -323,21 +323,72 @@ def store_backprop(network, built, backprop: Backprop) -> None:
     _memo[key] = (list(map(_copy, residuals)), list(map(_copy, gradients)))
     try:
         text = _encode(key, residuals, gradients, _functions(network))
-    except expr_json.NotSerializable:
+    except (expr_json.NotSerializable, RecursionError):
         return
-    folder = cache_dir() / "derivations"
+    _write(cache_dir() / "derivations" / f"{key}.json", text)
+
+
+# ---- whole outputs (the kernels module, the answer sheet) ------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _output_digest() -> str:
+    """Every file of the package and its templates, and the versions of what renders and formats."""
+    import shutil
+
+    import jinja2
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(f"{_engine_digest()}|jinja2 {jinja2.__version__}".encode())
+    ruff = shutil.which("ruff")  # the kernels are formatted with ruff when it is on PATH
+    if ruff:
+        stat = os.stat(ruff)
+        digest.update(f"|ruff {ruff} {stat.st_size} {stat.st_mtime_ns}".encode())
+    for folder in (root, root.parent / "templates"):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cached_text(kind: str, network, render) -> str:
+    """``render(network)``, kept on disk by the network's key, ``kind`` and the package's files.
+
+    A text is stored only when the network's derivations were verified (they
+    are then in the memo); a missing or damaged file is rendered again.
+    """
+    key = network_key(network) if enabled() else None
+    if key is None:
+        return render(network)
+    key = hashlib.sha256(f"{key}|{kind}|{_output_digest()}".encode()).hexdigest()
+    path = cache_dir() / "outputs" / f"{key}.json"
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = doc["text"]
+        if doc.get("format") == FORMAT and doc.get("key") == key and isinstance(text, str) and \
+                hashlib.sha256(text.encode()).hexdigest() == doc.get("sha256"):
+            stats["disk"] += 1
+            return text
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        pass
+    stats["miss"] += 1
+    text = render(network)
+    if network_key(network) in _memo:
+        _write(path, json.dumps({"format": FORMAT, "key": key, "text": text,
+                                 "sha256": hashlib.sha256(text.encode()).hexdigest()}))
+    return text
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place; never raises OSError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            os.replace(tmp, folder / f"{key}.json")
+            os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         stats["stored"] += 1
-        _prune(folder)
+        _prune(path.parent)
     except OSError:
         return  # a read-only or full disk: the result is still right, only not kept
 
