@@ -11,6 +11,7 @@ import dataclasses
 
 from symderiv.derivation import cache
 from symderiv.derivation.backprop import Backprop, residual_latex, residual_name
+from symderiv.derivation.collection import Derivations
 from symderiv.derivation.derivation import Derivation, EvaluationContext
 from symderiv.graph.compiled import build_network
 
@@ -32,9 +33,22 @@ class NetworkDerivations:
         for node in self.backprop.residuals:
             self.names[residual_name(node)] = residual_latex(node)
 
+    def __repr__(self) -> str:
+        return (f"<derivations of {self.network.name}: {len(self.backprop.residuals)} residuals "
+                f"({', '.join(self.backprop.residuals)}), {len(self.backprop.gradients)} gradients "
+                f"({', '.join(self.backprop.gradients)})>")
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+    def _repr_latex_(self) -> str:
+        """Every parameter's gradient, one aligned block (Jupyter)."""
+        return Derivations(self.gradient(p) for p in self.backprop.gradients)._repr_latex_()
+
     def forward_equations(self) -> list[Derivation]:
         """Every definition of the forward pass, in order, ending with the total loss ``L``."""
-        result = []
+        result = Derivations(heading=f"{len(self.network.nodes)} nodes and the loss, "
+                                     f"{len(self.built.intermediates) + 1} equations")
         for definition in [*self.built.intermediates, self.built.output]:
             result.append(Derivation("forward", definition.element(), None, definition.expr, definition.indices,
                                      self.context, self.names, title=str(definition.base)))
