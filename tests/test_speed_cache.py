@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import sympy as sp
@@ -226,3 +227,15 @@ def test_an_output_of_an_unverified_derivation_is_not_kept(fresh):
     cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
     cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
     assert len(calls) == 2 and not (fresh.parent / "outputs").exists()
+
+
+def test_the_key_does_not_depend_on_the_hash_seed():
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys; sys.path.insert(0, 'tests'); from test_speed_cache import tiny; "
+            "from symderiv.derivation import cache; print(cache.network_key(tiny()))")
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(keys) == 1 and keys != {"None\n"}
