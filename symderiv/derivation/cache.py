@@ -130,8 +130,8 @@ class _Canon:
         if isinstance(v, (staticmethod, classmethod, property)):
             inner = [getattr(v, a, None) for a in ("__func__", "fget", "fset", "fdel")]
             return [type(v).__name__, [self.value(x, depth + 1) for x in inner if x is not None]]
-        layer = _layer_base()
-        if isinstance(v, layer):
+        from symderiv.layers.base import Layer
+        if isinstance(v, Layer):
             return ["layer", self.cls(type(v)), self.value(dict(vars(v)), depth + 1)]
         raise Uncacheable(f"cannot describe a {type(v).__qualname__} for the cache key")
 
@@ -188,11 +188,6 @@ def _library_class(cls) -> bool:
     return found is cls
 
 
-def _layer_base():
-    from symderiv.layers.base import Layer
-    return Layer
-
-
 def network_key(network) -> str | None:
     """The SHA-256 (hex) naming ``network``'s derivations, or None if it cannot be described for sure."""
     canon = _Canon()
@@ -220,7 +215,7 @@ def _restore(built, residuals, gradients) -> Backprop:
     return backprop
 
 
-def _copy(adjoint: Adjoint) -> Adjoint:
+def _copy(adjoint: Adjoint) -> Adjoint:  # the tables are shared read-only; their records are not
     return dataclasses.replace(adjoint, contributions=[dataclasses.replace(c) for c in adjoint.contributions])
 
 
