@@ -3,14 +3,35 @@
 >>> import symderiv as sd
 >>> print(sd.ReLU().jacobian("z").expr)
 Heaviside(z[i, u], 0)*KroneckerDelta(i, j)*KroneckerDelta(u, v)
+
+Importing the package is cheap: SymPy and NumPy are imported with the first
+name used from it (``sd.Network``, ``sd.ReLU``, ...), so ``symderiv --help``
+starts at once.
 """
-from symderiv import networks
-from symderiv.derivation.derivation import Derivation
-from symderiv.graph.spec import Network, NetworkError
-from symderiv.layers import (LAYERS, BatchNorm, Concat, CrossEntropyLoss, Dropout, Formula, Layer, Linear,
-                             MSELoss, ReLU, Softmax, layer_class, register_layer)
+import importlib
+
+_LAZY = {"networks": "symderiv.networks", "Derivation": "symderiv.derivation.derivation",
+         "Network": "symderiv.graph.spec", "NetworkError": "symderiv.graph.spec",
+         **{name: "symderiv.layers" for name in ("LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Dropout",
+                                                 "Formula", "Layer", "Linear", "MSELoss", "ReLU", "Softmax",
+                                                 "layer_class", "register_layer")}}
 
 __version__ = "0.1.0"
 
 __all__ = ["Network", "NetworkError", "networks", "LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Derivation", "Dropout", "Formula", "Layer",
            "Linear", "MSELoss", "ReLU", "Softmax", "layer_class", "register_layer"]
+
+
+def __getattr__(name: str):
+    """Import the module that defines ``name`` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'symderiv' has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module.endswith("." + name) else getattr(imported, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})

@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from symderiv.derivation import cache
     from symderiv.emitting.codegen import render_kernels
     from symderiv.emitting.files import check_target, write_generated
     from symderiv.verification.self_check import set_verification
@@ -25,6 +26,6 @@ def run(args) -> int:
 
     check_target(args.output, force=args.force)  # before minutes of work, not after
     network = network_from_args(args)
-    changed = write_generated(args.output, render_kernels(network), force=args.force)
+    changed = write_generated(args.output, cache.cached_text("kernels", network, render_kernels), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0

@@ -31,6 +31,11 @@ def run(args) -> int:
     if args.residuals:
         items += [derivations.residual(node) for node in derivations.backprop.residuals]
     items += [derivations.gradient(name) for name in params]
+    used = sorted({str(s) for d in items for s in d.expr.free_symbols} & {f"delta_{n}" for n in net.validate().order})
+    if used and not args.residuals:  # say what the residuals the gradients use are
+        comment = "% " if args.latex else "# " if args.numpy else ""
+        print(f"{comment}where delta_N = d L / d N, the residual of node N ({', '.join(used)}; "
+              f"grad --residuals prints them)" + ("" if comment else "\n"))
     for derivation in items:
         if args.latex:
             print(derivation.latex())

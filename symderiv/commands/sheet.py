@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import sys
 
-    import symderiv as sd
+    from symderiv.derivation import cache
     from symderiv.emitting.compile_latex import LatexError, LatexNotFound, compile_pdf
     from symderiv.emitting.files import check_target, pdf_is_generated, write_generated
     from symderiv.emitting.sheet import render_sheet
@@ -36,7 +36,7 @@ def run(args) -> int:
     if args.pdf:
         check_target(tex_path.with_suffix(".pdf"), force=args.force, is_generated=pdf_is_generated)
     network = network_from_args(args)
-    changed = write_generated(tex_path, render_sheet(network), force=args.force)
+    changed = write_generated(tex_path, cache.cached_text("answer sheet", network, render_sheet), force=args.force)
     print(f"{'wrote' if changed else 'unchanged'} {tex_path}", file=sys.stderr)
     if args.pdf:
         try:

@@ -59,23 +59,27 @@ class Derivation:
         return f"${self.latex()}$"
 
     def _lhs_text(self) -> str:
+        from symderiv.printing.text import text
         if self.kind == "forward":
-            return str(self.of)
+            return text(self.of)
         if self.kind == "vjp":
-            return f"sum {self.upstream} * d {self.of} / d {self.wrt}"
-        return f"d {self.of} / d {self.wrt}"
+            return f"sum {text(self.upstream)} * d {text(self.of)} / d {text(self.wrt)}"
+        return f"d {text(self.of)} / d {text(self.wrt)}"
 
     def __str__(self) -> str:
-        return f"{self._lhs_text()} = {self.expr}"
+        from symderiv.printing.text import text
+        return f"{self._lhs_text()} = {text(self.expr)}"
 
     def __repr__(self) -> str:
         return f"<Derivation {self}>"
 
     def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(f"{self._lhs_text()} =\n{sp.pretty(self.expr)}")
+        printer.text(self.pretty())
 
     def pretty(self) -> str:
-        return sp.pretty(sp.Eq(sp.Symbol(self._lhs_text()), self.expr, evaluate=False))
+        """``lhs = closed form`` in two-dimensional text (sums from 1, the step as ``[z > 0]``)."""
+        from symderiv.printing.text import pretty
+        return pretty(self.expr, lhs=self._lhs_text())
 
     # ---- numbers -----------------------------------------------------------------------------
     def evaluate(self, **arrays) -> np.ndarray:

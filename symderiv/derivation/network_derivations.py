@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from symderiv.derivation import cache
 from symderiv.derivation.backprop import Backprop, residual_latex, residual_name
+from symderiv.derivation.collection import Derivations
 from symderiv.derivation.derivation import Derivation, EvaluationContext
 from symderiv.graph.compiled import build_network
 
@@ -21,8 +23,11 @@ class NetworkDerivations:
     def __init__(self, network, verify: bool = True):
         self.network = network
         self.built = build_network(network)
-        self.backprop = Backprop(self.built)
-        self.verified = False
+        self.backprop = cache.load_backprop(network, self.built)  # stored only after it was verified
+        self.verified = self.backprop is not None
+        fresh = self.backprop is None
+        if fresh:
+            self.backprop = Backprop(self.built)
         evaluation = dataclasses.replace(
             self.built, intermediates=[*self.built.intermediates, *self.backprop.residual_definitions()])
         self.context = EvaluationContext(evaluation)
@@ -31,6 +36,8 @@ class NetworkDerivations:
             self.names[residual_name(self.built, node)] = residual_latex(node)
         if verify:
             self._verify()
+        if fresh and self.verified:  # only verified results are cached
+            cache.store_backprop(network, self.built, self.backprop)
 
     def _verify(self) -> None:
         """Check every residual and gradient numerically; raise ``DerivationError`` if one is wrong."""
@@ -39,9 +46,22 @@ class NetworkDerivations:
             self_check.check_network(self)
             self.verified = True
 
+    def __repr__(self) -> str:
+        return (f"<derivations of {self.network.name}: {len(self.backprop.residuals)} residuals "
+                f"({', '.join(self.backprop.residuals)}), {len(self.backprop.gradients)} gradients "
+                f"({', '.join(self.backprop.gradients)})>")
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+    def _repr_latex_(self) -> str:
+        """Every parameter's gradient, one aligned block (Jupyter)."""
+        return Derivations(self.gradient(p) for p in self.backprop.gradients)._repr_latex_()
+
     def forward_equations(self) -> list[Derivation]:
         """Every definition of the forward pass, in order, ending with the total loss ``L``."""
-        result = []
+        result = Derivations(heading=f"{len(self.network.nodes)} nodes and the loss, "
+                                     f"{len(self.built.intermediates) + 1} equations")
         for definition in [*self.built.intermediates, self.built.output]:
             result.append(Derivation("forward", definition.element(), None, definition.expr, definition.indices,
                                      self.context, self.names, title=str(definition.base)))

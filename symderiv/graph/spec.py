@@ -42,6 +42,14 @@ class Node:
     args: dict[str, str]
     where: str = ""
 
+    def __repr__(self) -> str:
+        return f"<Node {self.name} = {self._applied()}>"
+
+    def _applied(self) -> str:
+        """``linear(x=x, theta=W, b=c)``: the layer and its arguments."""
+        op = self.op if isinstance(self.op, str) else getattr(self.op, "op", None) or self.op.__name__
+        return f"{op}({', '.join(f'{k}={v}' for k, v in self.args.items())})"
+
 
 @dataclass
 class Validated:
@@ -101,7 +109,13 @@ class Network:
         self.params[name] = _shape_tuple(shape)
         self._validated = None
 
-    def node(self, name: str, op, where: str = "", **args: str) -> None:
+    def node(self, name: str, op=None, where: str = "", **args: str):
+        """Add the node ``name = op(**args)``; with only a name, return that node (a :class:`Node`)."""
+        if op is None and not args and not where:
+            for node in self.nodes:
+                if node.name == name:
+                    return node
+            raise NetworkError(f"{self.source}: no node {name!r}; nodes: {', '.join(n.name for n in self.nodes)}")
         self.nodes.append(Node(name, op, dict(args), where))
         self._validated = None
 
@@ -135,6 +149,39 @@ class Network:
     def gradient(self, param: str):
         """``∂L/∂param`` (a Derivation)."""
         return self.derivations().gradient(param)
+
+    # ---- the REPL and notebooks -------------------------------------------------------------
+    def __repr__(self) -> str:
+        sizes = ", ".join(self.size_names) or "none"
+        return f"<Network {self.name}: {len(self.nodes)} nodes, sizes m, {sizes}; from {self.source}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+    def _forward_latex(self) -> list[str]:
+        from symderiv.graph.compiled import build_network
+        from symderiv.printing.latex import index_latex
+        built = build_network(self)
+        return [f"{index_latex(d.element(), built.latex_names)} &= {index_latex(d.expr, built.latex_names)}"
+                for d in [*built.intermediates, built.output]]
+
+    def _repr_latex_(self) -> str | None:
+        """The forward equations (Jupyter); None for a network that does not validate (the repr is shown)."""
+        try:
+            lines = self._forward_latex()
+        except NetworkError:
+            return None
+        return "$\\displaystyle \\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$"
+
+    def _repr_html_(self) -> str | None:
+        """Name, sizes, a table of the nodes and the forward equations (Jupyter typesets the LaTeX)."""
+        from html import escape
+        equations = self._repr_latex_()
+        rows = "".join(f"<tr><td><code>{escape(n.name)}</code></td><td><code>{escape(n._applied())}</code></td></tr>"
+                       for n in self.nodes)
+        return (f"<p><b>Network {escape(self.name)}</b> ({len(self.nodes)} nodes; sizes m, "
+                f"{escape(', '.join(self.size_names))})</p><table><tr><th>node</th><th>layer</th></tr>{rows}</table>"
+                + (f"<p>${escape(equations)}$</p>" if equations else ""))
 
     # ---- checking ----------------------------------------------------------------------------
     def _fail(self, where: str, message: str):

@@ -46,6 +46,9 @@ class VerificationReport:
                 f"({self.symbolic} symbolically, {self.numeric} at 50 digits); "
                 f"finite differences agree to {self.max_fd_error:.1e}")
 
+    def __repr__(self):
+        return f"<VerificationReport: {self}>"
+
 
 def default_sizes(built, batch: int = 3, features: int = 2) -> dict:
     """Small sizes, all different (so that a matrix cannot pass for its transpose): ``m`` is ``batch``,
