@@ -233,8 +233,7 @@ class Network:
         for arg, layer_shape in args:
             given = shapes[node.args[arg]]
             for axis, (want, have) in enumerate(zip(layer_shape, given)):
-                expected = parse_size(want, {k: v for k, v in binding.items()}).xreplace(
-                    {size_symbol(k): v for k, v in binding.items()})
+                expected = parse_size(want, binding)  # the layer's names replaced once (they may be the network's)
                 if sp.expand(expected - have) != 0:
                     self._fail(f"{where}, field {arg!r}",
                                f"sizes do not fit: {node.args[arg]!r} has {have} along axis {axis}, "
