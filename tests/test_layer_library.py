@@ -21,6 +21,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,3 +257,56 @@ def test_network_sizes_may_reuse_a_layers_size_names():
     net.loss("loss")
     assert net.validate().node_shapes["z"] == (sp.Symbol("m", integer=True, positive=True),
                                                  sp.Symbol("n_in", integer=True, positive=True))
+
+
+# ---- the example networks (symderiv/networks/*.toml), each with a PyTorch reference written by hand ----
+def torch_mlp(P, I):
+    h_1 = torch.tanh(F.linear(I["x"], P["theta_1"], P["b_1"]))
+    h_2 = torch.sigmoid(F.linear(h_1, P["theta_2"], P["b_2"]))
+    z_3 = F.linear(h_2, P["theta_3"], P["b_3"])
+    bce = F.binary_cross_entropy_with_logits(z_3, I["y"], reduction="sum") / I["x"].shape[0]
+    return bce + 0.001 * 0.5 * (P["theta_1"] ** 2).sum()
+
+
+EXAMPLES = {
+    # file stem: (PyTorch loss, sizes, data inputs and how to draw them)
+    "mlp": (torch_mlp, {"m": 6, "n_x": 4, "n_h1": 5, "n_h2": 3, "n_y": 2}, {"y": "uniform"}),
+}
+
+
+def example_problem(net, sizes, data, seed):
+    rng = np.random.default_rng(seed)
+    concrete = {sp.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()}
+    params, inputs = {}, {}
+    for name, shape in net.validate().shapes.items():
+        if name in net.constants:
+            continue
+        dims = tuple(int(s.xreplace(concrete)) for s in shape)
+        kind = data.get(name)
+        value = (np.eye(dims[-1])[rng.integers(0, dims[-1], dims[:-1])] if kind == "onehot"
+                 else rng.random(dims) if kind == "uniform" else rng.normal(size=dims))
+        (params if name in net.params else inputs)[name] = value
+    return params, inputs
+
+
+def test_every_example_network_has_a_reference():
+    shipped = {p.stem for p in Path(sd.networks.__file__).parent.glob("*.toml")} - {"multitask"}
+    assert shipped == set(EXAMPLES), "each example network needs a PyTorch reference in EXAMPLES"
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_network_matches_pytorch(name):
+    reference, sizes, data = EXAMPLES[name]
+    net = sd.Network.from_toml(Path(sd.networks.__file__).parent / f"{name}.toml")
+    module = load_kernels(render_kernels(net))
+    params, inputs = example_problem(net, sizes, data, 0)
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    loss = reference(P, {k: torch.tensor(v) for k, v in inputs.items()})
+    loss.backward()
+    ref_loss = float(loss.detach())
+    got_loss, grads = module.loss_and_grads(params, inputs)
+    assert abs(got_loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
+    for param, tensor in P.items():
+        want = tensor.grad.numpy()
+        assert relative_error(grads[param], want) <= 1e-10, f"{name}: kernel dL/d{param}"
+        assert relative_error(net.gradient(param).evaluate(**params, **inputs), want) <= 1e-10, f"{name}: {param}"
