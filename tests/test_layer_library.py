@@ -3,11 +3,12 @@
 ``TABLE`` maps each op to its PyTorch reference (a function of the op's
 arguments by name) and says which arguments are data (targets, masks) rather
 than differentiable inputs. From an entry alone, :func:`network_for` builds a
-network: each differentiable rank-2 input of the op is a linear layer of a
-shared input ``x_in`` (so that the op's VJP reaches parameters), each
-parameter of the op is a network parameter, and the loss is the op itself
-when it is a scalar (weighted by the entry's weight), else the MSE of its
-output against a target. The same network is written in PyTorch
+network: each differentiable input of the op is a linear layer of an input
+(so that the op's VJP reaches parameters), each parameter of the op is a
+network parameter, and the loss is the op itself when it is a scalar
+(weighted by the entry's weight), else the MSE of its output (mean-pooled
+over tokens if it has them) against a target. An op whose signature has
+``...`` is tested at rank 2 and at rank 3 (``(m, n_t, n)``). The same network is written in PyTorch
 (:func:`torch_loss`) and every gradient is compared, through
 ``net.gradient(...).evaluate`` and through the generated kernels, to 1e-10.
 Adding an op to the table adds its tests; the Jacobians and VJPs of every op
@@ -30,7 +31,7 @@ import sympy as sp
 import symderiv as sd
 from symderiv.bench import load_kernels
 from symderiv.emitting.codegen import render_kernels
-from symderiv.layers.base import parse_signature
+from symderiv.layers.base import ELLIPSIS, expand_shape, extra_axis_names, parse_signature
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -85,26 +86,45 @@ TABLE = {
     "bce_with_logits": Case(lambda z, y: F.binary_cross_entropy_with_logits(z, y, reduction="sum") / y.shape[0],
                             {"y": "uniform"}),
     "l2_penalty": Case(lambda theta: 0.5 * (theta ** 2).sum(), weight=1e-3),
+    # sequences
+    "attention": Case(lambda x, wq, wk, wv: torch.softmax(F.linear(x, wq) @ F.linear(x, wk).transpose(1, 2)
+                                                          / wq.shape[0] ** 0.5, -1) @ F.linear(x, wv)),
+    "mean_pool": Case(lambda x: x.mean(1)),
 }
-OPS = sorted(op for op in TABLE if op in sd.LAYERS)
 M = 5
 
 
-def _sizes(cls) -> dict[str, int]:
+def _ranks(op: str) -> list[int]:
+    """The extra axes an op is tested with: none, and one (``x[m, n_t, n]``) when its signature has ``...``."""
+    return [0, 1] if ELLIPSIS in sd.LAYERS[op].signature else [0]
+
+
+CASES = [(op, extra) for op in sorted(TABLE) if op in sd.LAYERS for extra in _ranks(op)]
+IDS = [f"{op}-rank{2 + extra}" if extra else op for op, extra in CASES]
+
+
+def _signature(op: str, extra: int):
+    """The op's arguments and output with ``...`` expanded for ``extra`` axes."""
+    args, (out, out_shape) = parse_signature(sd.LAYERS[op].signature)
+    names = extra_axis_names(extra)
+    return [(a, expand_shape(s, names)) for a, s in args], (out, expand_shape(out_shape, names))
+
+
+def _sizes(op: str, extra: int) -> dict[str, int]:
     """Concrete sizes: the batch ``M``, every other size of the layer a different small number."""
-    args, _ = parse_signature(cls.signature)
+    args, _ = _signature(op, extra)
     names = sorted({n for _, shape in args for d in shape for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d)} - {"m"})
     return {"m": M, "n_0": 2, **{n: 3 + k for k, n in enumerate(names)}}
 
 
-def network_for(op: str) -> sd.Network:
-    """The op inside a network: linear layers of ``x_in`` feed its inputs, its output feeds the loss."""
+def network_for(op: str, extra: int = 0) -> sd.Network:
+    """The op inside a network: a linear layer of an input ``x_<arg>`` feeds each of its differentiable
+    arguments, its output feeds the loss (through ``mean_pool`` first when it has a token axis)."""
     cls, case = sd.LAYERS[op], TABLE[op]
     layer = cls()
-    args, (_, out_shape) = parse_signature(cls.signature)
+    args, (_, out_shape) = _signature(op, extra)
     net = sd.Network(f"one_{op}")
-    net.sizes(*(n for n in _sizes(cls) if n != "m"))
-    net.input("x_in", "m, n_0")
+    net.sizes(*(n for n in _sizes(op, extra) if n != "m"))
     bound = {}
     for arg, shape in args:
         role = layer.arg_specs[arg].role
@@ -118,10 +138,10 @@ def network_for(op: str) -> sd.Network:
             net.input(arg, ", ".join(shape))
             bound[arg] = arg
         else:
-            assert len(shape) == 2, f"{op}: a linear layer feeds rank-2 inputs only; {arg} has {shape}"
-            net.param(f"W_{arg}", f"{shape[1]}, n_0")
-            net.param(f"c_{arg}", shape[1])
-            net.node(f"h_{arg}", "linear", x="x_in", theta=f"W_{arg}", b=f"c_{arg}")
+            net.input(f"x_{arg}", ", ".join([*shape[:-1], "n_0"]))
+            net.param(f"W_{arg}", f"{shape[-1]}, n_0")
+            net.param(f"c_{arg}", shape[-1])
+            net.node(f"h_{arg}", "linear", x=f"x_{arg}", theta=f"W_{arg}", b=f"c_{arg}")
             bound[arg] = f"h_{arg}"
             if arg in case.through:  # a one-input op, such as softmax before cross-entropy
                 (feed_arg, _), = parse_signature(sd.LAYERS[case.through[arg]].signature)[0]
@@ -129,8 +149,12 @@ def network_for(op: str) -> sd.Network:
                 bound[arg] = f"g_{arg}"
     net.node("out", op, **bound)
     if out_shape:
+        out = "out"
+        if len(out_shape) == 3:
+            net.node("pooled", "mean_pool", x="out")
+            out, out_shape = "pooled", (out_shape[0], out_shape[2])
         net.input("y_out", ", ".join(out_shape))
-        net.node("loss", "mse", yhat="out", y="y_out")
+        net.node("loss", "mse", yhat=out, y="y_out")
         net.loss("loss")
     else:
         net.loss("out", case.weight)
@@ -138,17 +162,17 @@ def network_for(op: str) -> sd.Network:
 
 
 @functools.cache
-def derived(op: str) -> sd.Network:
-    net = network_for(op)
+def derived(op: str, extra: int = 0) -> sd.Network:
+    net = network_for(op, extra)
     net.derivations()
     return net
 
 
-def problem(op: str, seed: int = 0):
+def problem(op: str, extra: int = 0, seed: int = 0):
     """Random float64 parameters and inputs of ``network_for(op)`` (one-hot, uniform or 0/1 data where asked)."""
-    net, case = derived(op), TABLE[op]
+    net, case = derived(op, extra), TABLE[op]
     rng = np.random.default_rng(seed)
-    sizes = {sp.Symbol(k, integer=True, positive=True): v for k, v in _sizes(sd.LAYERS[op]).items()}
+    sizes = {sp.Symbol(k, integer=True, positive=True): v for k, v in _sizes(op, extra).items()}
     checked = net.validate()
     params, inputs = {}, {}
     for name, shape in checked.shapes.items():
@@ -177,9 +201,11 @@ def torch_loss(op: str, P: dict, I: dict):
         if arg in values:
             args.append(values[arg])
         else:
-            h = F.linear(I["x_in"], P[f"W_{arg}"], P[f"c_{arg}"])
+            h = F.linear(I[f"x_{arg}"], P[f"W_{arg}"], P[f"c_{arg}"])
             args.append(TABLE[case.through[arg]].torch(h) if arg in case.through else h)
     out = case.torch(*args)
+    if out.dim() == 3:
+        out = out.mean(1)
     return _mse(out, I["y_out"]) if out.dim() else case.weight * out
 
 
@@ -199,12 +225,12 @@ def test_every_shipped_op_is_in_the_table():
     assert set(sd.LAYERS) <= set(TABLE), f"ops without a PyTorch reference: {sorted(set(sd.LAYERS) - set(TABLE))}"
 
 
-@pytest.mark.parametrize("op", OPS)
-def test_gradients_match_pytorch(op):
-    net = derived(op)
+@pytest.mark.parametrize("op, extra", CASES, ids=IDS)
+def test_gradients_match_pytorch(op, extra):
+    net = derived(op, extra)
     constants = TABLE[op].constants
     for seed in (0, 1):
-        params, inputs = problem(op, seed)
+        params, inputs = problem(op, extra, seed)
         _, want = torch_gradients(op, params, inputs)
         assert sorted(want) == sorted(net.params)
         for name, ref in want.items():
@@ -214,15 +240,15 @@ def test_gradients_match_pytorch(op):
 
 
 @functools.cache
-def kernels(op: str):
-    source = render_kernels(derived(op))
+def kernels(op: str, extra: int = 0):
+    source = render_kernels(derived(op, extra))
     return source, load_kernels(source)
 
 
-@pytest.mark.parametrize("op", OPS)
-def test_generated_kernels_match_pytorch(op):
-    _, module = kernels(op)
-    params, inputs = problem(op, 2)
+@pytest.mark.parametrize("op, extra", CASES, ids=IDS)
+def test_generated_kernels_match_pytorch(op, extra):
+    _, module = kernels(op, extra)
+    params, inputs = problem(op, extra, 2)
     ref_loss, want = torch_gradients(op, params, inputs)
     loss, grads = module.loss_and_grads(params, inputs, **TABLE[op].constants)
     assert abs(loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss)), (op, loss, ref_loss)
@@ -232,15 +258,26 @@ def test_generated_kernels_match_pytorch(op):
         assert relative_error(grads[name], ref) <= 1e-10, f"{op}: kernel dL/d{name} differs from autograd"
 
 
-@pytest.mark.parametrize("op", OPS)
-def test_generated_kernels_are_loop_free(op):
-    source, _ = kernels(op)
+@pytest.mark.parametrize("op, extra", CASES, ids=IDS)
+def test_generated_kernels_are_loop_free(op, extra):
+    source, _ = kernels(op, extra)
     tree = ast.parse(source)
     loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
     assert not loops, f"{op}: a Python loop at line {loops[0].lineno}"
     kernel_bodies = [f for f in tree.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")]
     assert any(f.name == f"{op}_backward" for f in kernel_bodies)
     assert not [n for f in kernel_bodies for n in ast.walk(f) if isinstance(n, ast.comprehension)], op
+
+
+RANK3 = [(op, arg) for op, extra in CASES if extra for arg, spec in sd.LAYERS[op](extra_axes=1).arg_specs.items()
+         if spec.role != "constant"]
+
+
+@pytest.mark.parametrize("op, arg", RANK3, ids=[f"{op}-{arg}" for op, arg in RANK3])
+def test_rank3_vjp_is_verified(op, arg):
+    """The ops on the last axis, with one extra axis: VJP against brute force and finite differences."""
+    report = sd.LAYERS[op](extra_axes=1).vjp(arg).verify()
+    assert report.entries_checked > 0 and report.max_fd_error < 1e-6
 
 
 def test_network_sizes_may_reuse_a_layers_size_names():
@@ -310,3 +347,23 @@ def test_example_network_matches_pytorch(name):
         want = tensor.grad.numpy()
         assert relative_error(grads[param], want) <= 1e-10, f"{name}: kernel dL/d{param}"
         assert relative_error(net.gradient(param).evaluate(**params, **inputs), want) <= 1e-10, f"{name}: {param}"
+
+
+@pytest.mark.parametrize("shapes, message", [
+    ({"a": "m, n_t, n", "b": "m, n"}, "needs the same number of axes for 'a', 'b'"),
+    ({"a": "m", "b": "m"}, "expects at least 2 axes"),
+])
+def test_ranks_that_do_not_fit_are_named(shapes, message):
+    net = sd.Network("ranks")
+    net.sizes("n_t", "n")
+    for name, shape in shapes.items():
+        net.input(name, shape)
+    net.node("c", "add", a="a", b="b")
+    with pytest.raises(sd.NetworkError, match=message):
+        net.validate()
+
+
+def test_a_layer_without_ellipsis_takes_no_extra_axes():
+    with pytest.raises(ValueError, match="has no '...'"):
+        sd.BatchNorm(extra_axes=1)
+    assert sd.Linear(extra_axes=1).arg_specs["x"].shape == ("m", "n_t", "n_in")

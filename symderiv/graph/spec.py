@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symderiv.layers import Layer, layer_class
-from symderiv.layers.base import parse_signature, parse_size, size_symbol
+from symderiv.layers.base import ELLIPSIS, expand_shape, extra_axis_names, parse_signature, parse_size, size_symbol
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED = {"m", "np", "L"}
@@ -220,6 +220,10 @@ class Network:
     def _instantiate(self, node, layer_cls, shapes, where):
         """The layer with its sizes bound to the network's, and the node's output shape."""
         args, (_, out_shape) = parse_signature(layer_cls.signature)
+        extra = self._extra_axes(node, layer_cls, args, shapes, where)
+        names = extra_axis_names(extra)
+        args = [(arg, expand_shape(shape, names)) for arg, shape in args]
+        out_shape = expand_shape(out_shape, names)
         binding: dict[str, sp.Expr] = {}
         for arg, layer_shape in args:
             given = shapes[node.args[arg]]
@@ -241,9 +245,27 @@ class Network:
         batch = binding.get("m")
         if batch is not None and batch != size_symbol("m"):
             self._fail(where, f"the batch axis must be m, not {batch}")
-        layer = layer_cls(**{k: v for k, v in binding.items() if k != "m"})
+        layer = layer_cls(**{k: v for k, v in binding.items() if k != "m"}, **({"extra_axes": extra} if extra else {}))
         out = tuple(parse_size(s, {}).xreplace({size_symbol(k): v for k, v in binding.items()}) for s in out_shape)
         return layer, out
+
+
+    def _extra_axes(self, node, layer_cls, args, shapes, where) -> int:
+        """How many axes ``...`` stands for in this node's layer: every argument with ``...`` agrees."""
+        counts = {}
+        for arg, layer_shape in args:
+            if ELLIPSIS in layer_shape:
+                given = shapes[node.args[arg]]
+                fixed = len(layer_shape) - 1
+                if len(given) < fixed:
+                    self._fail(f"{where}, field {arg!r}",
+                               f"{node.args[arg]!r} has shape {_fmt(given)}; layer {layer_cls.op!r} expects at "
+                               f"least {fixed} axes ({', '.join(layer_shape)})")
+                counts[arg] = len(given) - fixed
+        if len(set(counts.values())) > 1:
+            self._fail(where, f"layer {layer_cls.op!r} needs the same number of axes for "
+                              f"{', '.join(repr(a) for a in counts)}; their ranks differ")
+        return next(iter(counts.values()), 0)
 
 
 def _shape_tuple(shape) -> tuple:

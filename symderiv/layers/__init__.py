@@ -11,6 +11,7 @@ from symderiv.layers.dropout import Dropout
 from symderiv.layers.linear import Linear
 from symderiv.layers.losses import BCEWithLogitsLoss, CrossEntropyLoss, L2Penalty, LogSoftmax, MSELoss, NLLLoss
 from symderiv.layers.normalization import LayerNorm, RMSNorm
+from symderiv.layers.sequences import Attention, MeanPool
 from symderiv.layers.softmax import Softmax
 from symderiv.layers.structure import Add, MatMul, Mul
 
@@ -41,6 +42,7 @@ SHIPPED = (
     Add, Mul, MatMul,  # structure
     LayerNorm, RMSNorm,  # normalization
     LogSoftmax, NLLLoss, BCEWithLogitsLoss, L2Penalty,  # losses
+    Attention, MeanPool,  # sequences
 )
 for _cls in SHIPPED:
     register_layer(_cls)

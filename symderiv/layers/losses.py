@@ -28,13 +28,13 @@ class CrossEntropyLoss(Layer):
 
 
 class LogSoftmax(Layer):
-    """``logp_u = z_u − log Σ_k exp(z_k)`` over the features of each sample."""
+    """``logp_u = z_u − log Σ_k exp(z_k)`` over the last axis (any rank)."""
 
     op = "log_softmax"
-    signature = "z[m, n] -> logp[m, n]"
+    signature = "z[m, ..., n] -> logp[m, ..., n]"
 
     def forward(self, f, z):
-        return lambda i, u: z[i, u] - sp.log(f.sum(f.n, lambda k: sp.exp(z[i, k])))
+        return lambda *ix: z[ix] - sp.log(f.sum(f.n, lambda k: sp.exp(z[(*ix[:-1], k)])))
 
 
 class NLLLoss(Layer):
