@@ -30,7 +30,7 @@ import sympy as sp
 
 import symderiv as sd
 from symderiv.bench import load_kernels
-from symderiv.emitting.codegen import render_kernels
+from symderiv.emitting.codegen import CONSTANT_DEFAULTS, render_kernels
 from symderiv.layers.base import ELLIPSIS, expand_shape, extra_axis_names, parse_signature
 
 torch = pytest.importorskip("torch")
@@ -305,9 +305,21 @@ def torch_mlp(P, I):
     return bce + 0.001 * 0.5 * (P["theta_1"] ** 2).sum()
 
 
+def torch_transformer(P, I, eps=1e-5):
+    x = I["x"]
+    q, k, v = F.linear(x, P["wq"]), F.linear(x, P["wk"]), F.linear(x, P["wv"])
+    att = torch.softmax(q @ k.transpose(1, 2) / P["wq"].shape[0] ** 0.5, -1) @ v
+    h_1 = F.layer_norm(x + att, x.shape[-1:], P["gamma_1"], P["beta_1"], eps)
+    o_ff = F.linear(torch.tanh(F.linear(h_1, P["theta_ff1"], P["b_ff1"])), P["theta_ff2"], P["b_ff2"])
+    h_2 = F.layer_norm(h_1 + o_ff, x.shape[-1:], P["gamma_2"], P["beta_2"], eps)
+    logp = F.log_softmax(F.linear(h_2.mean(1), P["theta_out"], P["b_out"]), -1)
+    return -(I["y"] * logp).sum() / x.shape[0]
+
+
 EXAMPLES = {
     # file stem: (PyTorch loss, sizes, data inputs and how to draw them)
     "mlp": (torch_mlp, {"m": 6, "n_x": 4, "n_h1": 5, "n_h2": 3, "n_y": 2}, {"y": "uniform"}),
+    "transformer": (torch_transformer, {"m": 3, "n_tok": 4, "d": 5, "d_k": 2, "d_ff": 6, "n_y": 3}, {"y": "onehot"}),
 }
 
 
@@ -341,12 +353,14 @@ def test_example_network_matches_pytorch(name):
     loss = reference(P, {k: torch.tensor(v) for k, v in inputs.items()})
     loss.backward()
     ref_loss = float(loss.detach())
-    got_loss, grads = module.loss_and_grads(params, inputs)
+    got_loss, grads = module.loss_and_grads(params, inputs)  # the kernels' default constants
+    constants = {c: CONSTANT_DEFAULTS[c] for c in net.constants}
     assert abs(got_loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
     for param, tensor in P.items():
         want = tensor.grad.numpy()
         assert relative_error(grads[param], want) <= 1e-10, f"{name}: kernel dL/d{param}"
-        assert relative_error(net.gradient(param).evaluate(**params, **inputs), want) <= 1e-10, f"{name}: {param}"
+        got = net.gradient(param).evaluate(**params, **inputs, **constants)
+        assert relative_error(got, want) <= 1e-10, f"{name}: {param}"
 
 
 @pytest.mark.parametrize("shapes, message", [
