@@ -14,12 +14,14 @@ _LAZY = {"networks": "symderiv.networks", "Derivation": "symderiv.derivation.der
          "Network": "symderiv.graph.spec", "NetworkError": "symderiv.graph.spec",
          **{name: "symderiv.layers" for name in ("LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Dropout",
                                                  "Formula", "Layer", "Linear", "MSELoss", "ReLU", "Softmax",
-                                                 "layer_class", "register_layer")}}
+                                                 "layer_class", "register_layer",
+                                                 *('Add', 'Attention', 'BCEWithLogitsLoss', 'GELU', 'L2Penalty', 'LayerNorm', 'LeakyReLU', 'LogSoftmax', 'MatMul', 'MeanPool', 'Mul', 'NLLLoss', 'RMSNorm', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh'))}}
 
 __version__ = "0.1.0"
 
 __all__ = ["Network", "NetworkError", "networks", "LAYERS", "BatchNorm", "Concat", "CrossEntropyLoss", "Derivation", "Dropout", "Formula", "Layer",
-           "Linear", "MSELoss", "ReLU", "Softmax", "layer_class", "register_layer"]
+           "Linear", "MSELoss", "ReLU", "Softmax", "layer_class", "register_layer",
+           "Add", "Attention", "BCEWithLogitsLoss", "GELU", "L2Penalty", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MeanPool", "Mul", "NLLLoss", "RMSNorm", "SiLU", "Sigmoid", "Softplus", "Tanh"]
 
 
 def __getattr__(name: str):

@@ -1,11 +1,12 @@
-"""Layers the library does not ship, declared by their forward formula alone (as a user would)."""
+"""Layers declared by their forward formula alone, as a user would (op names prefixed "user_", since the
+library now ships tanh, sigmoid, leaky ReLU and layer norm under their plain names)."""
 import sympy as sp
 
 import symderiv as sd
 
 
 class Tanh(sd.Layer):
-    op = "tanh"
+    op = "user_tanh"
     signature = "x[m, n] -> y[m, n]"
 
     def forward(self, f, x):
@@ -13,7 +14,7 @@ class Tanh(sd.Layer):
 
 
 class Sigmoid(sd.Layer):
-    op = "sigmoid"
+    op = "user_sigmoid"
     signature = "x[m, n] -> y[m, n]"
     latex_names = {"y": r"\sigma"}
 
@@ -22,7 +23,7 @@ class Sigmoid(sd.Layer):
 
 
 class LeakyReLU(sd.Layer):
-    op = "leaky_relu"
+    op = "user_leaky_relu"
     signature = "x[m, n], alpha -> y[m, n]"
     constants = ("alpha",)
 
@@ -33,7 +34,7 @@ class LeakyReLU(sd.Layer):
 class LayerNorm(sd.Layer):
     """Normalization over the features of each sample (couples the features)."""
 
-    op = "layernorm"
+    op = "user_layernorm"
     signature = "x[m, n], gamma[n], beta[n], eps -> y[m, n]"
     params = ("gamma", "beta")
     constants = ("eps",)
@@ -50,7 +51,7 @@ class LayerNorm(sd.Layer):
 class L2Normalize(sd.Layer):
     """``y = x / ‖x‖`` per sample."""
 
-    op = "l2norm"
+    op = "user_l2norm"
     signature = "x[m, n] -> y[m, n]"
 
     def forward(self, f, x):

@@ -25,7 +25,7 @@ from fractions import Fraction
 import sympy as sp
 
 from symderiv.layers import Layer, layer_class
-from symderiv.layers.base import parse_signature, parse_size, size_symbol
+from symderiv.layers.base import ELLIPSIS, expand_shape, extra_axis_names, parse_signature, parse_size, size_symbol
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 RESERVED = {"m"}  # the batch size; every generated name is fresh against the user's (graph.compiled)
@@ -323,6 +323,10 @@ class Network:
         checked symbolically.
         """
         args, (_, out_shape) = parse_signature(layer_cls.signature)
+        extra = self._extra_axes(node, layer_cls, args, shapes, where)
+        names = extra_axis_names(extra)
+        args = [(arg, expand_shape(shape, names)) for arg, shape in args]
+        out_shape = expand_shape(out_shape, names)
         binding: dict[str, sp.Expr] = {}
         axes = []  # (argument, axis, layer size text, layer size expression, the network's size)
         for arg, layer_shape in args:
@@ -366,7 +370,7 @@ class Network:
                 self._fail(where, f"layer {layer_cls.op!r}: its output size(s) {', '.join(missing)} are not "
                                   f"sizes of any argument")
             out.append(local.xreplace(subs))
-        layer = layer_cls(**{k: v for k, v in binding.items() if k != "m"})
+        layer = layer_cls(**{k: v for k, v in binding.items() if k != "m"}, **({"extra_axes": extra} if extra else {}))
         return layer, tuple(out)
 
     def _solve_axis(self, local, unknown, have, binding, where, arg, want) -> bool:
@@ -412,6 +416,24 @@ def loss_weight(value) -> sp.Rational:
         raise ValueError(f"weight {value!r} is not a finite number")
     # repr(float) is Python's shortest round-trip decimal; Fraction reads that decimal exactly.
     return sp.Rational(Fraction(repr(value)))
+
+
+    def _extra_axes(self, node, layer_cls, args, shapes, where) -> int:
+        """How many axes ``...`` stands for in this node's layer: every argument with ``...`` agrees."""
+        counts = {}
+        for arg, layer_shape in args:
+            if ELLIPSIS in layer_shape:
+                given = shapes[node.args[arg]]
+                fixed = len(layer_shape) - 1
+                if len(given) < fixed:
+                    self._fail(f"{where}, field {arg!r}",
+                               f"{node.args[arg]!r} has shape {_fmt(given)}; layer {layer_cls.op!r} expects at "
+                               f"least {fixed} axes ({', '.join(layer_shape)})")
+                counts[arg] = len(given) - fixed
+        if len(set(counts.values())) > 1:
+            self._fail(where, f"layer {layer_cls.op!r} needs the same number of axes for "
+                              f"{', '.join(repr(a) for a in counts)}; their ranks differ")
+        return next(iter(counts.values()), 0)
 
 
 def _shape_tuple(shape) -> tuple:

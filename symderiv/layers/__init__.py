@@ -3,14 +3,17 @@
 A layer is declared by its forward formula alone (see :mod:`symderiv.layers.base`);
 ``register_layer`` adds a user's layer to the table so that network files can use it.
 """
-from symderiv.layers.activations import ReLU
+from symderiv.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh
 from symderiv.layers.base import ArgSpec, BuiltLayer, Definition, Formula, Layer
 from symderiv.layers.batchnorm import BatchNorm
 from symderiv.layers.concat import Concat
 from symderiv.layers.dropout import Dropout
 from symderiv.layers.linear import Linear
-from symderiv.layers.losses import CrossEntropyLoss, MSELoss
+from symderiv.layers.losses import BCEWithLogitsLoss, CrossEntropyLoss, L2Penalty, LogSoftmax, MSELoss, NLLLoss
+from symderiv.layers.normalization import LayerNorm, RMSNorm
+from symderiv.layers.sequences import Attention, MeanPool
 from symderiv.layers.softmax import Softmax
+from symderiv.layers.structure import Add, MatMul, Mul
 
 LAYERS: dict[str, type[Layer]] = {}
 
@@ -33,9 +36,50 @@ def layer_class(op: str) -> type[Layer]:
         raise ValueError(f"unknown layer {op!r}; known layers: {', '.join(sorted(LAYERS))}") from None
 
 
-for _cls in (Linear, ReLU, Dropout, BatchNorm, Softmax, Concat, MSELoss, CrossEntropyLoss):
+SHIPPED = (
+    Linear, ReLU, Dropout, BatchNorm, Softmax, Concat, MSELoss, CrossEntropyLoss,  # the homework's
+    Tanh, Sigmoid, SiLU, Softplus, LeakyReLU,  # activations (GELU: below)
+    Add, Mul, MatMul,  # structure
+    LayerNorm, RMSNorm,  # normalization
+    LogSoftmax, NLLLoss, BCEWithLogitsLoss, L2Penalty,  # losses
+    Attention, MeanPool,  # sequences
+)
+for _cls in SHIPPED:
     register_layer(_cls)
+# GELU is declared (activations.py) but not registered yet: its erf prints as ``math.erf``, which neither
+# evaluates on arrays nor generates kernels; register it once the NumPy printer prints erf.
 
-__all__ = ["LAYERS", "ArgSpec", "BatchNorm", "BuiltLayer", "Concat", "CrossEntropyLoss", "Definition",
-           "Dropout", "Formula", "Layer", "Linear", "MSELoss", "ReLU", "Softmax", "layer_class",
-           "register_layer"]
+__all__ = [
+    "GELU",
+    "LAYERS",
+    "SHIPPED",
+    "Add",
+    "ArgSpec",
+    "BCEWithLogitsLoss",
+    "BatchNorm",
+    "BuiltLayer",
+    "Concat",
+    "CrossEntropyLoss",
+    "Definition",
+    "Dropout",
+    "Formula",
+    "L2Penalty",
+    "Layer",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MatMul",
+    "Mul",
+    "NLLLoss",
+    "RMSNorm",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "layer_class",
+    "register_layer",
+]

@@ -106,6 +106,32 @@ def parse_signature(signature: str) -> tuple[list[tuple[str, tuple[str, ...]]], 
     return args, one(right)
 
 
+ELLIPSIS = "..."
+
+
+def extra_axis_names(count: int) -> tuple[str, ...]:
+    """The size names that ``...`` in a signature stands for, when it stands for ``count`` axes.
+
+    Not ``t``: that letter is also an index name (see :mod:`.indices`).
+
+    >>> extra_axis_names(0), extra_axis_names(1), extra_axis_names(2)
+    ((), ('n_t',), ('n_t1', 'n_t2'))
+    """
+    return ("n_t",) if count == 1 else tuple(f"n_t{k}" for k in range(1, count + 1))
+
+
+def expand_shape(shape: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """``shape`` with ``...`` replaced by the size names ``extra``.
+
+    >>> expand_shape(("m", "...", "n"), ("n_t",)), expand_shape(("m", "...", "n"), ())
+    (('m', 'n_t', 'n'), ('m', 'n'))
+    """
+    out: list[str] = []
+    for size in shape:
+        out.extend(extra if size == ELLIPSIS else (size,))
+    return tuple(out)
+
+
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside brackets."""
     parts, depth, current = [], 0, ""
@@ -165,10 +191,12 @@ class BuiltLayer:
 class Formula:
     """What a layer's ``forward`` writes with: sizes, fresh indices, sums, named intermediates."""
 
-    def __init__(self, sizes: dict[str, sp.Expr], namer: IndexNamer, rename: Callable[[str], str]):
+    def __init__(self, sizes: dict[str, sp.Expr], namer: IndexNamer, rename: Callable[[str], str],
+                 extra: tuple[str, ...] = ()):
         self.sizes = sizes
         self.namer = namer
         self._rename = rename
+        self.extra = extra  # the size names ``...`` stands for (see Layer)
         self.intermediates: list[Definition] = []
 
     def __getattr__(self, name: str) -> sp.Expr:
@@ -190,8 +218,10 @@ class Formula:
         return sp.Sum(body(k), (k, 0, k.upper))
 
     def let(self, name: str, shape, body: Callable[..., sp.Expr]) -> sp.Basic:
-        """Name an intermediate ``name[shape] = body(*indices)`` and return its base."""
+        """Name an intermediate ``name[shape] = body(*indices)`` and return its base (``...`` in ``shape``
+        stands for the layer's extra axes, as in its signature)."""
         shape = (shape,) if isinstance(shape, (str, int, sp.Expr)) else tuple(shape)
+        shape = expand_shape(shape, self.extra)
         indices = tuple(self.index(s) for s in shape)
         full = self._rename(name)
         expr = extrema_as_steps(sp.sympify(body(*indices)))
@@ -210,7 +240,11 @@ class Layer:
 
     Class attributes:
       op          the name of the layer in the layer table and in network files
-      signature   ``"x[m,n], gamma[n], beta[n], eps -> y[m,n]"``
+      signature   ``"x[m,n], gamma[n], beta[n], eps -> y[m,n]"``; ``...`` in a shape (``"x[m, ..., n]"``)
+                  stands for zero or more extra axes, so that the layer acts on the last axis of
+                  an array of any rank: ``Layer(extra_axes=1)`` has ``... = n_t`` (a network picks
+                  the count from its input's rank); ``forward`` then takes any number of indices
+                  (``lambda *ix: ...``) and ``f.let`` shapes may use ``...`` too
       params      argument names that are trainable parameters
       constants   argument names that are scalar constants (hyper-parameters)
       distributions  argument names whose last axis sums to one
@@ -224,8 +258,20 @@ class Layer:
     distributions: ClassVar[tuple[str, ...]] = ()
     latex_names: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, **sizes):
+    def __init__(self, extra_axes: int = 0, **sizes):
         args, (out_name, out_shape) = parse_signature(self.signature)
+        own = {d for _, shape in [*args, (out_name, out_shape)] for s in shape
+               for d in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", s)}
+        has_ellipsis = any(ELLIPSIS in shape for _, shape in [*args, (out_name, out_shape)])
+        if extra_axes and not has_ellipsis:
+            raise ValueError(f"{type(self).__name__}: its signature {self.signature!r} has no '...'; "
+                             f"it takes no extra axes")
+        self.extra = extra_axis_names(extra_axes)
+        if own & set(self.extra):
+            raise ValueError(f"{type(self).__name__}: the size name(s) {sorted(own & set(self.extra))} are "
+                             f"reserved for the axes of '...'")
+        args = [(name, expand_shape(shape, self.extra)) for name, shape in args]
+        out_shape = expand_shape(out_shape, self.extra)
         known = {d for _, shape in [*args, (out_name, out_shape)] for s in shape for d in size_names(s)}
         unknown = set(sizes) - known
         if unknown:
@@ -263,7 +309,8 @@ class Layer:
         return layer_vjp(self, wrt, verify=verify)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)
+        sizes = ", ".join([*([f"extra_axes={len(self.extra)}"] if self.extra else []),
+                           *(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)])
         return f"{type(self).__name__}({sizes})"
 
     def build(self, names: dict[str, str] | None = None, suffix: str = "",
@@ -277,7 +324,7 @@ class Layer:
         """
         names = dict(names or {})
         namer = IndexNamer()
-        formula = Formula(self.sizes, namer, rename=rename or (lambda n: n + suffix))
+        formula = Formula(self.sizes, namer, rename=rename or (lambda n: n + suffix), extra=self.extra)
         bases, shapes = {}, {}
         for name, spec in self.arg_specs.items():
             full = names.get(name, name)
