@@ -2,9 +2,10 @@
 
 ``check_file(path)`` reads an answer file (:mod:`.answers`), parses each
 formula (:mod:`.latex_parser`), grades it numerically against the derived
-closed form (:mod:`.grader`); :mod:`.report` formats the results.
+closed form (:mod:`.grader`, :mod:`.quantities`); :mod:`.report` formats the
+results.
 """
-from symderiv.checking.answers import Answer, parse_answers, read_answers
+from symderiv.checking.answers import Answer, AnswerFileError, parse_answers, read_answers
 from symderiv.checking.grader import Result, grade
 from symderiv.checking.latex_parser import ParseError, parse
 
@@ -14,4 +15,5 @@ def check_file(path, network=None) -> list:
     return [grade(answer, network) for answer in read_answers(path)]
 
 
-__all__ = ["Answer", "ParseError", "Result", "check_file", "grade", "parse", "parse_answers", "read_answers"]
+__all__ = ["Answer", "AnswerFileError", "ParseError", "Result", "check_file", "grade", "parse", "parse_answers",
+           "read_answers"]

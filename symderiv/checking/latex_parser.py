@@ -499,9 +499,37 @@ def _mul(factors: list, ops: list, pos: int) -> Node:
     return factors[0] if len(factors) == 1 else Mul(factors, ops, pos=pos)
 
 
+def blank_delimiters(text: str) -> str:
+    """``text`` with one pair of enclosing ``$$``/``$``/``\\[ \\]``/``\\( \\)`` blanked (positions kept).
+
+    >>> blank_delimiters("$x_i$")
+    ' x_i '
+    """
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    body = text[start:end]
+    for left, right in (("$$", "$$"), (r"\[", r"\]"), (r"\(", r"\)"), ("$", "$")):
+        if body.startswith(left) and body.endswith(right) and len(body) >= len(left) + len(right):
+            inner = body[len(left):len(body) - len(right)]
+            return text[:start] + " " * len(left) + inner + " " * len(right) + text[end:]
+    return text
+
+
 def parse(text: str) -> Node:
-    """Parse one formula (the right-hand side of a derivation) into the checker's AST."""
-    text = text.strip().strip("$").strip()
+    """Parse one formula (the right-hand side of a derivation) into the checker's AST.
+
+    Enclosing math delimiters are dropped; a ``$`` left inside (an unclosed or a second
+    math span) is a :class:`ParseError` at its position.
+
+    >>> parse("$x_i")
+    Traceback (most recent call last):
+    ...
+    symderiv.checking.latex_parser.ParseError: at position 0: unclosed math: this '$' has no closing '$'
+    """
+    text = blank_delimiters(text)
+    dollar = re.search(r"(?<!\\)\$", text)
+    if dollar:
+        raise ParseError("unclosed math: this '$' has no closing '$'", dollar.start(), text)
     return Parser(text).parse()
 
 
