@@ -9,7 +9,7 @@ Layer quantities (``OP: dOUT_o/dWRT_w``) are table-driven: any registered layer
 works, shipped or the user's. The layer's Jacobian is the engine's
 (``Layer.jacobian``); its structure decides what is graded: an output axis and an
 input axis of one size along which the Jacobian is diagonal are held fixed per
-instance (batch norm: per feature; softmax, ReLU: per sample), the remaining axes
+instance (batch norm: per feature; softmax, relu: per sample), the remaining axes
 carry the heading's letters. The symbols are the layer's argument, intermediate
 and output names, read through its ``latex_names`` (``\\hat{x}``, ``\\mu``,
 ``\\sigma^{2}`` gives ``\\sigma``), with values from the layer's own forward
@@ -43,23 +43,27 @@ _HEADING = re.compile(r"(?:(?P<layer>[A-Za-z][A-Za-z0-9_]*?)\s*:\s*)?d\s*(?P<out
 
 @functools.cache
 def _keys(name: str, latex: str | None) -> tuple:
-    """[(symbol key, transform)] under which a value named ``name`` (LaTeX ``latex``) can be written."""
+    """((symbol key, transform), ...) under which a value named ``name`` (LaTeX ``latex``) can be written:
+    its LaTeX name first, then its own name (``xhat`` as ``\\hat{x}``, ``eps`` as ``\\epsilon``)."""
+    keys = []
+    node = None
     if latex:
         try:
             node = lp.parse(latex)
         except lp.ParseError:
             node = None
-        if isinstance(node, lp.Sym):
-            return (((node.name, node.hat, ",".join(node.sub) or None, node.sup), None),)
-        if isinstance(node, lp.Pow) and isinstance(node.base, lp.Sym) and isinstance(node.exp, lp.Num) \
-                and node.exp.value == 2:  # \sigma^{2}: the symbol is its square root
-            base = node.base
-            return (((base.name, base.hat, ",".join(base.sub) or None, base.sup), "sqrt"),)
+    if isinstance(node, lp.Sym):
+        keys.append(((node.name, node.hat, ",".join(node.sub) or None, node.sup), None))
+    elif isinstance(node, lp.Pow) and isinstance(node.base, lp.Sym) and isinstance(node.exp, lp.Num) \
+            and node.exp.value == 2:  # \sigma^{2}: the symbol is its square root
+        base = node.base
+        keys.append(((base.name, base.hat, ",".join(base.sub) or None, base.sup), "sqrt"))
     base, _, tag = name.partition("_")
     hat = base.endswith("hat") and base != "hat"
     base = base[:-3] if hat else base
     base = "epsilon" if base in ("eps", "varepsilon") else base
-    return (((base, hat, tag or None, None), None),)
+    keys.append(((base, hat, tag or None, None), None))
+    return tuple(dict.fromkeys(keys))
 
 
 @functools.cache

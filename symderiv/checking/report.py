@@ -1,4 +1,4 @@
-"""Reports of a grading run: one terminal line per answer plus details, Markdown, and LaTeX."""
+"""Reports of a grading run: one terminal line per answer plus details, Markdown, LaTeX and CSV."""
 from __future__ import annotations
 
 import re
@@ -113,3 +113,17 @@ def latex(results) -> str:
             out.append(r"\begin{verbatim}" + "\n" + inert + "\n" + r"\end{verbatim}")
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"
+
+
+def csv_text(results) -> str:
+    """One row per answer (file, line, quantity, status, message), after a row with symderiv's mark."""
+    import csv
+    import io
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([f"# {GENERATED_MARK} check"])
+    writer.writerow(["file", "line", "quantity", "status", "message", "source"])
+    for r in results:
+        writer.writerow([r.answer.file, r.answer.line, clip(r.answer.quantity), r.status, clip(r.message, 400),
+                         clip(r.answer.latex, 300)])
+    return buffer.getvalue()

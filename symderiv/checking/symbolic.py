@@ -95,6 +95,15 @@ def _build_convention(quantity, size: int):
     return table, list(wrt), list(outputs), scalars
 
 
+def _as_sympy(value):
+    """An entry of the brute-force tables (already SymPy) or a number from the convention (an index, a 0/1)."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return sp.Integer(int(value))
+    return sp.Float(float(value))
+
+
 def to_sympy(node, idx: dict, inst):
     """The formula's entry at ``idx`` as a SymPy expression (symbols resolved in ``inst``)."""
     from symderiv.checking.index_form import FormulaError, infer_range, resolve
@@ -102,7 +111,7 @@ def to_sympy(node, idx: dict, inst):
     if isinstance(node, lp.Num):
         return sp.nsimplify(node.value)
     if isinstance(node, lp.Sym):
-        return sp.sympify(resolve(node, idx, inst))
+        return _as_sympy(resolve(node, idx, inst))
     if isinstance(node, lp.Neg):
         return -go(node.arg)
     if isinstance(node, lp.Add):
