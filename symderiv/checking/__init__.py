@@ -11,8 +11,9 @@ from symderiv.checking.latex_parser import ParseError, parse
 
 
 def check_file(path, network=None) -> list:
-    """Grade every answer in the file at ``path``."""
-    return [grade(answer, network) for answer in read_answers(path)]
+    """Grade every answer in the file at ``path`` (an answer file, or a submission: :mod:`.submission`)."""
+    from symderiv.checking.submission import read_file
+    return [grade(answer, network) for answer in read_file(path, network)]
 
 
 __all__ = ["Answer", "AnswerFileError", "ParseError", "Result", "check_file", "grade", "parse", "parse_answers",

@@ -20,8 +20,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symderiv.checking.answers import AnswerFileError, clip, read_answers
+from symderiv.checking.answers import AnswerFileError, clip
 from symderiv.checking.grader import grade
+from symderiv.checking.submission import read_file
 from symderiv.emitting.files import GENERATED_MARK
 
 
@@ -38,7 +39,7 @@ def check_folder(folder, network=None) -> list[FileResult]:
     out = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
-            out.append(FileResult(str(path), [grade(a, network) for a in read_answers(path)]))
+            out.append(FileResult(str(path), [grade(a, network) for a in read_file(path, network)]))
         except AnswerFileError as exc:
             out.append(FileResult(str(path), error=str(exc)))
     return out

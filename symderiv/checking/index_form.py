@@ -47,6 +47,10 @@ def _lookup(sym: lp.Sym, idx: dict, inst: Instance) -> float:
 def resolve(sym: lp.Sym, idx: dict, inst: Instance):
     """The entry a symbol names at the index values ``idx`` (a number, or a SymPy expression when the
     instance holds expressions)."""
+    if len(sym.sub) == 1 and not sym.hat and sym.sup is None and (sym.name, False, sym.sub[0], None) not in inst.table:
+        size = inst.scalars.get(f"{sym.name}_{sym.sub[0]}")  # a size name such as n_{ya}, e.g. as a sum's limit
+        if size is not None:
+            return size
     parts = list(sym.sub)
     letters = ""
     if parts and all(c in idx for c in parts[-1]):
@@ -158,7 +162,10 @@ def evaluate(node, idx: dict, inst: Instance) -> float:
     raise FormulaError(f"cannot evaluate {type(node).__name__}", getattr(node, "pos", 0))
 
 
-def _holds(cond: lp.Cond, idx: dict, inst: Instance) -> bool:
+def _holds(cond, idx: dict, inst: Instance) -> bool:
+    if isinstance(cond, lp.Logic):
+        truth = (_holds(part, idx, inst) for part in cond.parts)
+        return any(truth) if cond.op == "or" else all(truth)
     a, b = evaluate(cond.lhs, idx, inst), evaluate(cond.rhs, idx, inst)
     close = math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
     return {"=": close, "!=": not close, "<": a < b and not close, ">": a > b and not close,

@@ -117,6 +117,12 @@ class Cond(Node):
 
 
 @dataclass
+class Logic(Node):
+    op: str  # 'or', 'and'
+    parts: list  # Cond or Logic
+
+
+@dataclass
 class Iverson(Node):
     cond: Cond
 
@@ -134,6 +140,8 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigm
          "lambda", "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
 _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\leq": "<=", r"\le": "<=",
               r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", r"\leqslant": "<="}
+_OR = {r"\lor", r"\vee"}
+_AND = {r"\land", r"\wedge"}
 _MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
 _TRANSPOSE = {"T", r"\top", r"\intercal"}
 _FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}
@@ -232,7 +240,7 @@ class Parser:
     def starts_factor(self) -> bool:
         tok = self.peek()
         if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right", r"\oplus") \
-                or tok in _RELATIONS or tok in ("=",):
+                or tok in _RELATIONS or tok in _OR or tok in _AND or tok in ("=",):
             return False
         return not (tok.startswith("\\") and tok[1:] in ("text", "mathrm") and self._is_text_word())
 
@@ -451,7 +459,24 @@ class Parser:
         self.take("]") if self.peek() == "]" else self.fail("']' or a relation")
         return lhs
 
-    def condition(self) -> Cond:
+    def condition(self):
+        """A relation, or relations joined by ``\\lor``/``\\land`` (``\\lor`` binds looser)."""
+        pos = self.pos()
+        ors = [self._conjunction()]
+        while self.peek() in _OR:
+            self.take()
+            ors.append(self._conjunction())
+        return ors[0] if len(ors) == 1 else Logic("or", ors, pos=pos)
+
+    def _conjunction(self):
+        pos = self.pos()
+        ands = [self._relation()]
+        while self.peek() in _AND:
+            self.take()
+            ands.append(self._relation())
+        return ands[0] if len(ands) == 1 else Logic("and", ands, pos=pos)
+
+    def _relation(self) -> Cond:
         pos = self.pos()
         lhs = self.expr()
         if self.peek() not in _RELATIONS:
@@ -469,7 +494,8 @@ class Parser:
         while True:
             expr = self.expr()
             cond = None
-            if self.accept("&"):
+            if self.accept("&") or self.accept(","):
+                self.accept("&")  # 'value, & condition'
                 while self.peek() in (r"\text", r"\mathrm", r"\textrm") or self.peek() == ",":
                     if self.accept(","):
                         continue

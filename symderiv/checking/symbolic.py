@@ -135,6 +135,9 @@ def to_sympy(node, idx: dict, inst):
     raise FormulaError(f"cannot convert {type(node).__name__}", getattr(node, "pos", 0))
 
 
-def _relation(cond: lp.Cond, idx: dict, inst):
+def _relation(cond, idx: dict, inst):
+    if isinstance(cond, lp.Logic):
+        parts = [_relation(part, idx, inst) for part in cond.parts]
+        return sp.Or(*parts) if cond.op == "or" else sp.And(*parts)
     a, b = to_sympy(cond.lhs, idx, inst), to_sympy(cond.rhs, idx, inst)
     return {"=": sp.Eq, "!=": sp.Ne, "<": sp.Lt, ">": sp.Gt, "<=": sp.Le, ">=": sp.Ge}[cond.op](a, b)

@@ -1,0 +1,103 @@
+"""Reading a submission as students write it: Markdown, $$ blocks, prose, labels; every verdict asserted."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symderiv.checking import Answer, check_file, grade
+from symderiv.checking.submission import normalize, read_submission
+from symderiv.cli import main
+
+HERE = Path(__file__).parent / "answers"
+
+EXPECTED = [  # (line, quantity, status): every equation of tests/answers/submission_zh.md that is a derivative
+    (13, "batchnorm: dy_i/dgamma", "correct"),   # \hat{x_{i}}, \tag, two equations in one block
+    (14, "batchnorm: dy_i/dbeta", "correct"),
+    (18, "batchnorm: dy_j/dx_i", "correct"),     # \sigma_B, \delta_{i,j}, after <u>HTML</u> prose
+    (22, "dropout: dy_j/dx_i", "correct"),       # commas and \land / \lor in the cases rows
+    (26, "softmax: dg_j/dz_i", "correct"),       # g(z)_j, \Sigma_{k=1}^{n}
+    (29, "softmax: dg_j/dz_i", "wrong"),         # g_i(1 - g_j): the diagonal only
+    (41, "delta_z_2b", "correct"),
+    (42, "dL/dtheta_2b", "correct"),
+    (43, "dL/db_2b", "wrong"),                   # the 1/m is missing
+    (48, "delta_yhat_a", "correct"),             # aligned, '&=' continues: the last right-hand side
+    (54, "dL/dbeta", "correct"),                 # a chain of '=': the last one is graded
+    (56, "delta_z_1a", "wrong"),                 # \delta^{(z_{1a})}, \bigodot, bare sgn: the step is [z > 0]
+    (58, "", "unreadable"),                      # a name that is not the network's
+    (60, "dL/dtheta_1a", "unreadable"),          # the formula ends with '+'
+]
+
+
+def test_every_verdict_of_a_chinese_submission():
+    results = check_file(HERE / "submission_zh.md")
+    assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == EXPECTED
+    unmatched, cut = results[-2:]
+    assert "cannot tell which quantity" in unmatched.message and "z_{FC_{2b}}" in unmatched.message
+    assert cut.message.startswith("at position 21:")
+    assert all(r.answer.file.endswith("submission_zh.md") for r in results)
+
+
+def test_the_submission_as_json(capsys):
+    assert main(["check", str(HERE / "submission_zh.md"), "--json"]) == 1
+    objects = json.loads(capsys.readouterr().out)
+    assert [(o["line"], o["status"]) for o in objects] == [(line, status) for line, _, status in EXPECTED]
+    assert objects[0]["source"] == r"\hat{x}_{i}"
+
+
+def test_forward_equations_and_prose_are_not_answers():
+    text = "前向：\n$$z_{1a} = \\theta_{1a}x + b_{1a} \\\\ \\mu = \\frac{1}{m}\\sum_i x_i$$\n得到残差。\n"
+    assert read_submission(text) == []
+
+
+def test_the_question_label_or_the_prose_names_the_layer():
+    eq = "$$\\frac{\\partial y_j}{\\partial x_i} = \\delta_{ij}[z_j > 0]$$"
+    assert read_submission("1.2.(ii)\n" + eq)[0].quantity == "dropout: dy_j/dx_i"
+    relu = "$$\\frac{\\partial a_j}{\\partial z_i} = \\delta_{ij}[z_j > 0]$$"
+    (answer,) = read_submission("For the ReLU layer:\n" + relu)
+    assert answer.quantity == "relu: da_j/dz_i" and grade(answer).status == "correct"
+    (answer,) = read_submission("Some layer\n" + eq)
+    assert answer.quantity == "" and "cannot tell" in grade(answer).message
+
+
+def test_notation_variants():
+    cases = {
+        r"\hat{x_{i}}": r"\hat{x}_{i}",
+        r"\Sigma^{m}_{i=1} x_i": r"\sum_{i=1}^{m} x_i",
+        r"a \bigodot b": r"a \odot b",
+        r"\delta_{i,j}": r"\delta_{ij}",
+        r"log(z) + \log(z)": r"\log(z) + \log(z)",
+        r"sgn(z_j)": r"\operatorname{sgn}(z_j)",
+        r"\mu_B + \sigma_{B}": r"\mu + \sigma",
+        r"||y_{a}||^2_2": r"\sum_{k} (y_{a,k})^2",
+        r"x \tag{3}": "x",
+        r"<u>x</u>": "x",
+    }
+    for written, read in cases.items():
+        assert normalize(written) == read, written
+    assert grade(Answer("relu: da/dz", normalize(r"sgn(z_j)\delta_{i,j}"), 1)).status == "wrong"
+
+
+def test_a_file_without_any_derivative_is_named(tmp_path, capsys):
+    path = tmp_path / "empty.md"
+    path.write_text("# 作业\n$$ z = \\theta x $$\n")
+    assert main(["check", str(path)]) == 2
+    assert "empty.md: no derivative found" in capsys.readouterr().err
+
+
+PIECES = ["$$", "\\[", "\\]", "\\\\", "&", "=", "\\frac{\\partial L}{\\partial \\theta_{2b}}", "\\delta_{z_{2b}}",
+          "\\frac{\\partial y_i}{\\partial x_j}", "1.1.(i)", "1.3", "softmax", "\n", "<u>", "</u>", "\\tag{1}",
+          "\\begin{aligned}", "\\end{aligned}", "\\begin{cases}", "\\end{cases}", "x", "g_j", "\\hat{x_{i}}", "{",
+          "}", "(", ")", "||", "^2_2", "\\Sigma", "sgn", "log", "得到残差", "\\delta^{(", "z_{1a}", ")}"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=25).map(" ".join) | st.text(max_size=200))
+def test_reading_and_grading_any_submission_never_raises(text):
+    for answer in read_submission(text, "fuzz.md"):
+        assert answer.line >= 1
+        if answer.quantity.startswith(("batchnorm", "dropout", "softmax", "relu")) or not answer.quantity:
+            result = grade(answer)  # layer answers only: the network is derived elsewhere
+            assert result.status in ("correct", "wrong", "unreadable")
