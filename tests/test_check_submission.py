@@ -101,3 +101,23 @@ def test_reading_and_grading_any_submission_never_raises(text):
         if answer.quantity.startswith(("batchnorm", "dropout", "softmax", "relu")) or not answer.quantity:
             result = grade(answer)  # layer answers only: the network is derived elsewhere
             assert result.status in ("correct", "wrong", "unreadable")
+
+
+def test_every_verdict_of_a_batch_major_submission():
+    results = check_file(HERE / "submission_en.md")
+    assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == [
+        (4, "dropout: dy_j/dx_i", "correct"),       # \[ \] blocks, bold labels, inline math in the prose
+        (7, "softmax: dg_j/dz_i", "correct"),
+        (10, "batchnorm: dy_i/dx_j", "wrong"),      # x_i - \sigma where x_i - \mu belongs
+        (14, "delta_z_2b", "correct"),
+        (16, "dL/dtheta_2b", "wrong"),              # c^T delta: the transpose
+        (18, "dL/dgamma", "correct"),
+        (20, "delta_yhat_a", "wrong"),              # theta_2b not split at the concatenation
+        (22, "dL/db_1a", "correct"),
+        (24, "dL/dtheta_1a", "correct"),
+        (26, "", "unreadable"),                     # W is not a parameter of the network
+    ]
+    assert results[4].counterexample["shapes"] == {"yours": (10, 7), "right": (7, 10)}
+    assert "do not fit" in results[6].message
+    bn = results[2].counterexample
+    assert bn["where"].startswith("feature") and {"mu", "var", "xhat"} <= set(bn["values"])
