@@ -121,3 +121,10 @@ def test_every_verdict_of_a_batch_major_submission():
     assert "do not fit" in results[6].message
     bn = results[2].counterexample
     assert bn["where"].startswith("feature") and {"mu", "var", "xhat"} <= set(bn["values"])
+
+
+def test_an_answer_using_a_residual_by_name_says_it_is_marked_follow_through():
+    uses = grade(Answer("dL/dtheta_2a", r"\delta_{\hat{y}_{a}}^T d_{1a}", 1))
+    plain = grade(Answer("delta_z_2b", r"\frac{1}{m}(\hat{y}_b - y_b)", 1))
+    assert uses.status == "correct" and r"follow-through: \delta_{\hat{y}_{a}} taken as derived" in uses.message
+    assert "follow-through" not in plain.message

@@ -79,9 +79,25 @@ def grade(answer: Answer, network=None) -> Result:
     except RecursionError:
         return Result(answer, "unreadable", "at position 0: the formula is nested too deeply", quantity.closed_form())
     try:
-        return _grade_tree(answer, tree, quantity)
+        result = _grade_tree(answer, tree, quantity)
     except RecursionError:
         return Result(answer, "unreadable", "at position 0: the formula is nested too deeply", quantity.closed_form())
+    residuals = _residuals_used(tree) if isinstance(quantity, NetworkQuantity) else []
+    if residuals and result.status != "unreadable":
+        result.message += (f" (follow-through: {', '.join(residuals)} taken as derived, so a mistake made there is "
+                           f"not counted again here)")
+    return result
+
+
+def _residuals_used(tree) -> list[str]:
+    """The residuals a network answer uses by name (``\\delta_{z_{2b}}``, ``\\delta^{z_{2b}}_{ij}``)."""
+    names = []
+    for item in lp.walk(tree):
+        if isinstance(item, lp.Sym) and item.name == "delta" and item.sub and "_" in item.sub[0]:
+            base, tag = item.sub[0].split("_", 1)
+            base = "\\hat{" + base[:-3] + "}" if base.endswith("hat") and base != "hat" else base
+            names.append(f"\\delta_{{{base}_{{{tag}}}}}")
+    return sorted(set(names))
 
 
 def _grade_tree(answer: Answer, tree, quantity) -> Result:
