@@ -128,3 +128,23 @@ def test_an_answer_using_a_residual_by_name_says_it_is_marked_follow_through():
     plain = grade(Answer("delta_z_2b", r"\frac{1}{m}(\hat{y}_b - y_b)", 1))
     assert uses.status == "correct" and r"follow-through: \delta_{\hat{y}_{a}} taken as derived" in uses.message
     assert "follow-through" not in plain.message
+
+
+def test_another_assignment_from_a_toml_file(tmp_path, capsys):
+    import custom_layers
+
+    import symderiv as sd
+    for cls in custom_layers.CUSTOM_LAYERS:
+        sd.register_layer(cls)
+    assignment = tmp_path / "hw2.toml"
+    assignment.write_text('[questions]\n"3" = "tanh"\n"3.2" = "layernorm"\n')
+    sub = tmp_path / "hw2.md"
+    sub.write_text("3.1\n$$\\frac{\\partial y_j}{\\partial x_i} = (1 - y_j^2)\\delta_{ij}$$\n"
+                   "3.2.(i)\n$$\\frac{\\partial y_i}{\\partial \\beta} = 2$$\n")
+    assert main(["check", str(sub), "--assignment", str(assignment), "--json"]) == 1
+    objects = json.loads(capsys.readouterr().out)
+    assert [(o["quantity"], o["status"]) for o in objects] == [("tanh: dy_j/dx_i", "correct"),
+                                                              ("layernorm: dy_i/dbeta", "wrong")]
+    assignment.write_text('[questions]\n"3" = "frobnicate"\n')
+    assert main(["check", str(sub), "--assignment", str(assignment)]) == 2
+    assert "hw2.toml: [questions] '3' = 'frobnicate'" in capsys.readouterr().err

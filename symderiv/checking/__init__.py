@@ -10,10 +10,10 @@ from symderiv.checking.grader import Result, grade
 from symderiv.checking.latex_parser import ParseError, parse
 
 
-def check_file(path, network=None) -> list:
+def check_file(path, network=None, assignment=None) -> list:
     """Grade every answer in the file at ``path`` (an answer file, or a submission: :mod:`.submission`)."""
     from symderiv.checking.submission import read_file
-    return [grade(answer, network) for answer in read_file(path, network)]
+    return [grade(answer, network) for answer in read_file(path, network, assignment)]
 
 
 __all__ = ["Answer", "AnswerFileError", "ParseError", "Result", "check_file", "grade", "parse", "parse_answers",

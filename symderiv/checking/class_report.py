@@ -33,13 +33,13 @@ class FileResult:
     error: str = ""  # the file could not be read at all
 
 
-def check_folder(folder, network=None) -> list[FileResult]:
+def check_folder(folder, network=None, assignment=None) -> list[FileResult]:
     """Grade every regular, non-hidden file directly in ``folder``."""
     folder = Path(folder)
     out = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
-            out.append(FileResult(str(path), [grade(a, network) for a in read_file(path, network)]))
+            out.append(FileResult(str(path), [grade(a, network) for a in read_file(path, network, assignment)]))
         except AnswerFileError as exc:
             out.append(FileResult(str(path), error=str(exc)))
     return out

@@ -168,8 +168,33 @@ def _network_quantity(name, network, residual: bool = False) -> str:
     return ""
 
 
-def read_submission(text: str, file: str = "", network=None) -> list[Answer]:
-    """The answers of a submission's text (see the module docstring)."""
+def read_assignment(path) -> dict:
+    """Question labels -> layer ops from a TOML file: ``[questions]`` then ``"1.1" = "batchnorm"`` lines.
+
+    ValueError naming the file and the entry for anything else (unknown layer, a label that is not
+    dotted numbers)."""
+    import tomllib
+    from pathlib import Path
+
+    from symderiv.layers import LAYERS
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the assignment: {exc}") from None
+    questions = data.get("questions")
+    if not isinstance(questions, dict) or set(data) != {"questions"}:
+        raise ValueError(f"{path}: an assignment has one table [questions] of lines \"1.1\" = \"batchnorm\"")
+    for label, op in questions.items():
+        if not re.fullmatch(r"\d+(?:\.\d+)*", label) or not isinstance(op, str) or op not in LAYERS:
+            raise ValueError(f"{path}: [questions] {label!r} = {op!r}: a label is dotted numbers (\"1.2\") and a "
+                             f"layer one of {', '.join(sorted(LAYERS))}")
+    return dict(questions)
+
+
+def read_submission(text: str, file: str = "", network=None, assignment: dict | None = None) -> list[Answer]:
+    """The answers of a submission's text (see the module docstring); ``assignment`` maps question labels to
+    layer ops (default: :data:`ASSIGNMENT`, the homework's)."""
+    assignment = ASSIGNMENT if assignment is None else assignment
     text = text.removeprefix("\ufeff")
     labels = []  # (offset, layer from the label or the prose)
     for match in re.finditer(r"^.*$", text, re.MULTILINE):
@@ -178,8 +203,8 @@ def read_submission(text: str, file: str = "", network=None) -> list[Answer]:
         layer = None
         if label:
             number = label.group(1)
-            layer = next((op for prefix, op in ASSIGNMENT.items() if number == prefix
-                          or number.startswith(prefix + ".")), "")
+            layer = next((op for prefix, op in sorted(assignment.items(), key=lambda item: -len(item[0]))
+                          if number == prefix or number.startswith(prefix + ".")), "")
         if layer is None or layer == "":
             prose = _BLOCK.sub(" ", line)
             layer = next((op for pattern, op in _KEYWORDS if pattern.search(prose)), layer)
@@ -236,13 +261,13 @@ def looks_like_submission(text: str) -> bool:
     return bool(_BLOCK.search(text)) and not heading.search(text)
 
 
-def read_file(path, network=None) -> list[Answer]:
+def read_file(path, network=None, assignment: dict | None = None) -> list[Answer]:
     """The answers of a file: a submission (display math, no ``# quantity`` headings) or an answer file;
     :class:`~.answers.AnswerFileError` naming the file if it cannot be read or has no answers."""
     from symderiv.checking.answers import AnswerFileError, parse_answers, read_text
     text = read_text(path)
     if looks_like_submission(text):
-        answers = read_submission(text, str(path), network)
+        answers = read_submission(text, str(path), network, assignment)
         if not answers:
             raise AnswerFileError(f"{path}: no derivative found in its math blocks: each answer is an equation "
                                   f"such as \\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}} = ...")

@@ -1,4 +1,5 @@
-"""``symderiv check ANSWERS|DIR [--spec SPEC.toml] [--report FILE] [--json]``: grade hand derivations."""
+"""``symderiv check ANSWERS|DIR [--spec SPEC.toml] [--assignment A.toml] [--report FILE] [--json]``: grade
+hand derivations (answer files in the heading format, or submissions as students write them)."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--spec", help="network TOML file for delta_/dL/d answers (default: multitask)")
     parser.add_argument("--report", help="also write a report: FILE.md, FILE.tex or FILE.csv (for a folder: the "
                                          "class summary, .md or .csv)")
+    parser.add_argument("--assignment", help="TOML file of the question labels ([questions] \"1.1\" = \"batchnorm\"); "
+                                             "default: the homework's")
     parser.add_argument("--json", action="store_true", help="print only a JSON list of the answers on stdout")
     parser.add_argument("--force", action="store_true", help="overwrite a report file that symderiv did not write")
     parser.set_defaults(run=run)
@@ -35,13 +38,16 @@ def run(args) -> int:
     if args.spec:
         import symderiv as sd
         network = sd.Network.from_toml(args.spec)
+    if args.assignment:
+        from symderiv.checking.submission import read_assignment
+        args.assignment = read_assignment(args.assignment)
     return _folder(args, network) if folder else _file(args, network)
 
 
 def _file(args, network) -> int:
     from symderiv.checking import check_file, class_report, report
     from symderiv.emitting.files import write_generated
-    results = check_file(args.answers, network)
+    results = check_file(args.answers, network, args.assignment)
     if args.json:
         print(json.dumps(class_report.as_json(results, args.answers), ensure_ascii=False, indent=1))
     else:
@@ -56,7 +62,7 @@ def _file(args, network) -> int:
 def _folder(args, network) -> int:
     from symderiv.checking import class_report, report
     from symderiv.emitting.files import write_generated
-    files = class_report.check_folder(args.answers, network)
+    files = class_report.check_folder(args.answers, network, args.assignment)
     if not files:
         raise ValueError(f"{args.answers}: the folder has no files to grade")
     if args.json:
