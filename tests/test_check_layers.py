@@ -12,8 +12,13 @@ import symderiv as sd
 from symderiv.checking import Answer, grade
 from symderiv.checking.evaluation import evaluate
 
-for _cls in CUSTOM_LAYERS:
-    sd.register_layer(_cls)
+
+@pytest.fixture(autouse=True)
+def _custom_layers_registered(monkeypatch):
+    """The custom layers in the layer table for these tests only (other tests enumerate the table)."""
+    from symderiv.layers import LAYERS
+    for cls in CUSTOM_LAYERS:
+        monkeypatch.setitem(LAYERS, cls.op, cls)
 
 LAYER_ANSWERS = [  # (heading, formula, verdict)
     ("tanh: dy_j/dx_i", r"(1 - y_j^2)\delta_{ij}", "correct"),
@@ -84,3 +89,22 @@ def test_cached_evaluation_gives_the_derivations_own_numbers(layer, wrt):
     arrays = random_arrays(built, sizes, np.random.default_rng(0))
     assert np.array_equal(evaluate(J, **arrays), J.evaluate(**arrays))
     assert np.array_equal(evaluate(J, **arrays), J.evaluate(**arrays))  # the second time from the cache
+
+
+class _Underivable(sd.Layer):
+    op = "underivable_for_check"
+    signature = "x[m, n] -> y[m, n]"
+
+    def forward(self, f, x):
+        return lambda i, u: x[i, u]
+
+    def jacobian(self, wrt):
+        raise RuntimeError("the engine failed")
+
+
+def test_an_engine_failure_is_that_answers_verdict(monkeypatch):
+    from symderiv.layers import LAYERS
+    monkeypatch.setitem(LAYERS, _Underivable.op, _Underivable)
+    result = grade(Answer("underivable_for_check: dy/dx", r"\delta_{ij}", 1))
+    assert result.status == "unreadable"
+    assert result.message == "cannot derive underivable_for_check: dy/dx: RuntimeError: the engine failed"

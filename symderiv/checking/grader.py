@@ -69,6 +69,9 @@ def grade(answer: Answer, network=None) -> Result:
         quantity = resolve_quantity(answer.quantity, network)
     except ValueError as exc:
         return Result(answer, "unreadable", str(exc))
+    except Exception as exc:  # noqa: BLE001 - the engine cannot derive it: this answer's verdict, not a crash
+        return Result(answer, "unreadable", f"cannot derive {clip(answer.quantity)}: {type(exc).__name__}: "
+                      f"{clip(str(exc), 200)}")
     if len(answer.latex) > MAX_FORMULA:
         return Result(answer, "unreadable", f"at position {MAX_FORMULA}: the formula is too long "
                       f"({len(answer.latex):,} characters; at most {MAX_FORMULA:,})", quantity.closed_form())
