@@ -126,3 +126,11 @@ def test_grading_any_formula_never_raises_and_stays_within_the_budget(heading, f
 def test_reading_any_text_never_raises(text):
     for answer in parse_answers(text):
         assert answer.line >= 1 and isinstance(answer.latex, str)
+
+
+def test_a_step_written_with_geq_is_wrong_in_a_network_answer_too():
+    # at random points [z >= 0] and [z > 0] agree: the last network instance puts ReLU inputs at 0
+    for formula in (r"\delta_{a_{1a}} \odot [z_{1a} \geq 0]", r"\delta_{a_{1a},ij} [z_{1a,ij} \geq 0]"):
+        result = grade(Answer("delta_z_1a", formula, 1))
+        assert result.status == "wrong" and result.counterexample["where"].startswith("at a kink")
+    assert grade(Answer("delta_z_1a", r"\delta_{a_{1a},ij} [z_{1a,ij} > 0]", 1)).status == "correct"

@@ -29,11 +29,19 @@ def evaluate_expr(expr, axes, values: dict, sizes: dict) -> np.ndarray:
         return np.asarray(function(*values.values(), *sizes.values()), dtype=np.float64)
 
 
-def forward(built, arrays: dict, upstream=None) -> tuple[dict, dict]:
-    """(values by base: the arguments, every intermediate and the output; sizes by symbol)."""
+def forward(built, arrays: dict, upstream=None, zero_first_row=()) -> tuple[dict, dict]:
+    """(values by base: the arguments, every intermediate and the output; sizes by symbol).
+
+    The definitions whose base is in ``zero_first_row`` have their first row (sample) set to 0, and what
+    follows them is computed from that value (to grade at a kink: a relu's input at 0).
+    """
     values, sizes = bind_arrays(built, arrays, extra=upstream)
     for definition in [*built.intermediates, built.output]:
-        values[definition.base] = evaluate_expr(definition.expr, definition.indices, values, sizes)
+        value = evaluate_expr(definition.expr, definition.indices, values, sizes)
+        if definition.base in zero_first_row and value.ndim:
+            value = value.copy()
+            value[0] = 0.0
+        values[definition.base] = value
     return values, sizes
 
 

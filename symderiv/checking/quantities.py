@@ -23,6 +23,7 @@ import itertools
 import re
 
 import numpy as np
+import sympy as sp
 
 from symderiv.checking import latex_parser as lp
 from symderiv.checking.answers import clip
@@ -232,24 +233,43 @@ class NetworkQuantity:
             # elementwise product, or a matrix and its transpose, can never be confused
             sizes = {s: base + 1 + rank for rank, s in enumerate(features)}
             yield _network_instance(self, base, sizes, seed=k)
+        if _kinks(self.network):  # last: the values at which a step or a kink decides (z = 0 before a relu)
+            sizes = {s: 3 + rank for rank, s in enumerate(features)}
+            yield _network_instance(self, 2, sizes, seed=len(_SIZES), kink=True)
 
 
-def _network_instance(q, m, sizes, seed):
-    key = (id(q.network), m, tuple(sorted(sizes.items())), seed)
+def _kinks(net) -> list:
+    """The nodes whose value decides a branch: arguments of a Piecewise condition, a step, a sign, a max."""
+    built = net.derivations().built
+    defined = {d.base for d in built.intermediates}
+    found = []
+    for definition in [*built.intermediates, built.output]:
+        for f in definition.expr.atoms(sp.Piecewise, sp.Heaviside, sp.sign, sp.Max, sp.Min, sp.Abs):
+            parts = [c for _, c in f.args] if isinstance(f, sp.Piecewise) else list(f.args)
+            for part in parts:
+                for element in getattr(part, "atoms", lambda *_: ())(sp.Indexed):
+                    if element.base in defined and element.base not in found:
+                        found.append(element.base)
+    return found
+
+
+def _network_instance(q, m, sizes, seed, kink=False):
+    key = (id(q.network), m, tuple(sorted(sizes.items())), seed, kink)
     if key not in _VALUES:
-        _VALUES[key] = _network_values(q.network, m, sizes, seed)
+        _VALUES[key] = _network_values(q.network, m, sizes, seed, _kinks(q.network) if kink else ())
     table, values, bound, shown, scalars = _VALUES[key]
     expected = evaluate_expr(q.derived.expr, q.derived.axes, values, bound)
     entries = [({letter: v + 1 for letter, v in zip(q.letters, position)}, float(expected[position]))
                for position in np.ndindex(expected.shape)]
-    return Instance({"m": m, **sizes}, "", table, entries, shown, scalars, implicit=tuple(q.letters),
+    where = ("at a kink: " + ", ".join(map(str, _kinks(q.network))) + " set to 0 in sample 1") if kink else ""
+    return Instance({"m": m, **sizes}, where, table, entries, shown, scalars, implicit=tuple(q.letters),
                     expected=expected)
 
 
 _VALUES: dict = {}
 
 
-def _network_values(net, m, sizes, seed):
+def _network_values(net, m, sizes, seed, kinks=()):
     rng = np.random.default_rng(seed)
     derivations = net.derivations()
     built = derivations.context.built  # the forward definitions and every residual's definition
@@ -268,7 +288,7 @@ def _network_values(net, m, sizes, seed):
             arrays[name] = (rng.random(dims) >= p).astype(float)
         else:
             arrays[name] = rng.normal(size=dims)
-    values, bound = forward(built, arrays)
+    values, bound = forward(built, arrays, zero_first_row=kinks)
     table = {_key(name): value for name, value in arrays.items()}
     for definition in derivations.built.intermediates + [derivations.built.output]:
         value, title = values[definition.base], str(definition.base)
