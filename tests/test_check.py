@@ -70,10 +70,12 @@ def test_cli_exit_status_and_reports(tmp_path, capsys):
     text = (tmp_path / "r.md").read_text()
     assert "WRONG" in text and "yours" in text
     assert main(["check", str(tmp_path / "missing.txt")]) == 2
-    bad = tmp_path / "bad.txt"
-    bad.write_text("# frobnicate: dq/dw\nx\n")
-    assert main(["check", str(bad)]) == 2
     assert "symderiv: error:" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"  # an unknown heading is that answer's verdict, the others are graded
+    bad.write_text("# frobnicate: dq/dw\nx\n# relu: da/dz\n[z_j > 0]\\delta_{ij}\n")
+    assert main(["check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "UNREADABLE line 1" in out and "unknown layer 'frobnicate'" in out and "1/2 correct" in out
 
 
 def test_latex_report_compiles(tmp_path):

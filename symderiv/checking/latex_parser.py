@@ -23,7 +23,6 @@ symderiv.checking.latex_parser.ParseError: at position 5: expected a term, found
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 
 class ParseError(ValueError):
@@ -38,93 +37,27 @@ class ParseError(ValueError):
         return f"{self.text}\n{' ' * self.pos}^"
 
 
-# ---- AST ---------------------------------------------------------------------------------------
-@dataclass
-class Node:
-    pos: int = field(default=0, kw_only=True)
-
-
-@dataclass
-class Num(Node):
-    value: float
-
-
-@dataclass
-class Sym(Node):
-    name: str            # 'x', 'mu', 'sigma', 'gamma', 'delta', ...
-    hat: bool = False
-    sub: tuple = ()      # subscript parts (strings): '2b', 'ij', 'z_2b'
-    sup: str | None = None  # a block tag written as a superscript (theta^{n}_{2b})
-
-
-@dataclass
-class Neg(Node):
-    arg: Node
-
-
-@dataclass
-class Add(Node):
-    terms: list
-
-
-@dataclass
-class Mul(Node):
-    factors: list
-    ops: list = field(default_factory=list)  # between factors: '' (juxtaposition), 'cdot', 'times', 'odot', '*'
-
-
-@dataclass
-class Div(Node):
-    num: Node
-    den: Node
-
-
-@dataclass
-class Pow(Node):
-    base: Node
-    exp: Node
-
-
-@dataclass
-class Transpose(Node):
-    arg: Node
-
-
-@dataclass
-class Concat(Node):
-    parts: list  # a \oplus b \oplus ...: side by side along the feature axis
-
-
-@dataclass
-class Func(Node):
-    name: str  # exp, log, sqrt, sgn
-    arg: Node
-
-
-@dataclass
-class SumNode(Node):
-    var: str
-    lo: Node | None
-    hi: Node | None
-    body: Node
-
-
-@dataclass
-class Cond(Node):
-    op: str  # '=', '!=', '<', '>', '<=', '>='
-    lhs: Node
-    rhs: Node
-
-
-@dataclass
-class Iverson(Node):
-    cond: Cond
-
-
-@dataclass
-class Cases(Node):
-    branches: list  # [(expr, Cond | None)]  None: otherwise
-
+from symderiv.checking.latex_ast import (  # noqa: F401  # noqa: F401
+    Add,
+    Cases,
+    Concat,
+    Cond,
+    Div,
+    Func,
+    Iverson,
+    Logic,
+    Mul,
+    Neg,
+    Node,
+    Num,
+    Pow,
+    SumNode,
+    Sym,
+    Transpose,
+    sum_variables,
+    walk,
+)
+from symderiv.checking.latex_constructs import _AND, _OR, _RELATIONS, Constructs
 
 # ---- tokens ------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\S")
@@ -132,8 +65,6 @@ _SPACING = {r"\,", r"\;", r"\!", r"\:", r"\ ", r"\quad", r"\qquad", r"\left", r"
             r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\displaystyle", r"\limits"}
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigma", "theta", "eta",
          "lambda", "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
-_RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\leq": "<=", r"\le": "<=",
-              r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", r"\leqslant": "<="}
 _MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
 _TRANSPOSE = {"T", r"\top", r"\intercal"}
 _FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}
@@ -149,7 +80,7 @@ def tokenize(text: str) -> list[tuple[str, int]]:
     return tokens
 
 
-class Parser:
+class Parser(Constructs):
     def __init__(self, text: str):
         self.text = text
         self.tokens = tokenize(text)
@@ -166,6 +97,9 @@ class Parser:
     def fail(self, expected: str):
         found = f"'{self.peek()}'" if self.peek() is not None else "the end of the formula"
         raise ParseError(f"expected {expected}, found {found}", self.pos(), self.text)
+
+    def error(self, message: str, pos: int) -> ParseError:
+        return ParseError(message, pos, self.text)
 
     def take(self, tok: str | None = None) -> str:
         if self.peek() is None or (tok is not None and self.peek() != tok):
@@ -232,7 +166,7 @@ class Parser:
     def starts_factor(self) -> bool:
         tok = self.peek()
         if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right", r"\oplus") \
-                or tok in _RELATIONS or tok in ("=",):
+                or tok in _RELATIONS or tok in _OR or tok in _AND or tok in ("=",):
             return False
         return not (tok.startswith("\\") and tok[1:] in ("text", "mathrm") and self._is_text_word())
 
@@ -416,107 +350,39 @@ class Parser:
                                  f"subscript, found '{part}'", pos, self.text)
         return tuple(parts)
 
-    def summation(self) -> Node:
-        pos = self.pos()
-        self.take(r"\sum")
-        var, lo, hi = None, None, None
-        if self.accept("_"):
-            if self.accept("{"):
-                var = self.take()
-                if self.accept("="):
-                    lo = self.expr()
-                elif self.peek() in (r"\in",):
-                    self.fail("'=' or '}' (write \\sum_{k=1}^{m})")
-                self.take("}") if self.peek() == "}" else self.fail("'}' closing the summation subscript")
-            else:
-                var = self.take()
-        if self.peek() == "^":
-            self.take()
-            hi = self.group()
-        if var is None or not re.fullmatch(r"[A-Za-z]", var):
-            raise ParseError("expected a summation index letter after \\sum_", pos, self.text)
-        return SumNode(var, lo, hi, self.product(), pos=pos)
-
-    def bracket(self, iverson_only: bool = False) -> Node:
-        pos = self.pos()
-        self.take("[")
-        lhs = self.expr()
-        if self.peek() in _RELATIONS:
-            op = _RELATIONS[self.take()]
-            cond = Cond(op, lhs, self.expr(), pos=pos)
-            self.take("]") if self.peek() == "]" else self.fail("']'")
-            return Iverson(cond, pos=pos)
-        if iverson_only:
-            self.fail("a relation (=, \\neq, <, >, \\leq, \\geq) inside the indicator")
-        self.take("]") if self.peek() == "]" else self.fail("']' or a relation")
-        return lhs
-
-    def condition(self) -> Cond:
-        pos = self.pos()
-        lhs = self.expr()
-        if self.peek() not in _RELATIONS:
-            self.fail("a relation (=, \\neq, <, >, \\leq, \\geq)")
-        op = _RELATIONS[self.take()]
-        return Cond(op, lhs, self.expr(), pos=pos)
-
-    def cases(self) -> Node:
-        pos = self.pos()
-        self.take(r"\begin")
-        env = self.braced_text().strip()
-        if env not in ("cases", "dcases"):
-            raise ParseError(f"expected a cases environment, found '{env}'", pos, self.text)
-        branches = []
-        while True:
-            expr = self.expr()
-            cond = None
-            if self.accept("&"):
-                while self.peek() in (r"\text", r"\mathrm", r"\textrm") or self.peek() == ",":
-                    if self.accept(","):
-                        continue
-                    self.take()
-                    word = self.braced_text().strip().rstrip(",")
-                    if word in ("otherwise", "else", "sonst"):
-                        cond = "otherwise"
-                if cond != "otherwise":
-                    cond = self.condition()
-                    while self.peek() in (",", ".") and not (self.peek(1) in ("\\\\", r"\end")):
-                        self.fail("one condition per branch")
-                    self.accept(",") or self.accept(".")
-                else:
-                    cond = None
-            branches.append((expr, cond))
-            if self.accept("\\\\"):
-                if self.peek() == r"\end":
-                    break
-                continue
-            break
-        self.take(r"\end") if self.peek() == r"\end" else self.fail("'\\\\' or \\end{cases}")
-        self.braced_text()
-        return Cases(branches, pos=pos)
-
-
 def _mul(factors: list, ops: list, pos: int) -> Node:
     return factors[0] if len(factors) == 1 else Mul(factors, ops, pos=pos)
 
 
+def blank_delimiters(text: str) -> str:
+    """``text`` with one pair of enclosing ``$$``/``$``/``\\[ \\]``/``\\( \\)`` blanked (positions kept).
+
+    >>> blank_delimiters("$x_i$")
+    ' x_i '
+    """
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    body = text[start:end]
+    for left, right in (("$$", "$$"), (r"\[", r"\]"), (r"\(", r"\)"), ("$", "$")):
+        if body.startswith(left) and body.endswith(right) and len(body) >= len(left) + len(right):
+            inner = body[len(left):len(body) - len(right)]
+            return text[:start] + " " * len(left) + inner + " " * len(right) + text[end:]
+    return text
+
+
 def parse(text: str) -> Node:
-    """Parse one formula (the right-hand side of a derivation) into the checker's AST."""
-    text = text.strip().strip("$").strip()
+    """Parse one formula (the right-hand side of a derivation) into the checker's AST.
+
+    Enclosing math delimiters are dropped; a ``$`` left inside (an unclosed or a second
+    math span) is a :class:`ParseError` at its position.
+
+    >>> parse("$x_i")
+    Traceback (most recent call last):
+    ...
+    symderiv.checking.latex_parser.ParseError: at position 0: unclosed math: this '$' has no closing '$'
+    """
+    text = blank_delimiters(text)
+    dollar = re.search(r"(?<!\\)\$", text)
+    if dollar:
+        raise ParseError("unclosed math: this '$' has no closing '$'", dollar.start(), text)
     return Parser(text).parse()
-
-
-def walk(node):
-    """Every node of the formula, depth first (the same order each time)."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Node):
-            yield item
-            stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(v for v in item if isinstance(v, (Node, list, tuple)))
-
-
-def sum_variables(node) -> set[str]:
-    """Every summation index letter used in the formula."""
-    return {item.var for item in walk(node) if isinstance(item, SumNode)}

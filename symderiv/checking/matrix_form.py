@@ -97,7 +97,7 @@ def evaluate_matrix(node, inst, error):
             raise ShapeMismatch(f"\\sum_{node.var} sums over the batch (m = {m} rows), but the array summed has "
                                 f"shape {body.shape}", node.pos)
         return body.sum(axis=0)
-    if isinstance(node, lp.Iverson):
+    if isinstance(node, lp.Iverson) and not isinstance(node.cond, lp.Logic):
         lhs, rhs = ev(node.cond.lhs), ev(node.cond.rhs)
         compare = {"=": np.equal, "!=": np.not_equal, "<": np.less, ">": np.greater, "<=": np.less_equal,
                    ">=": np.greater_equal}[node.cond.op]

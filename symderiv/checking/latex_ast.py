@@ -1,0 +1,114 @@
+"""The AST of the checker's LaTeX reader (:mod:`.latex_parser`), and walking it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Node:
+    pos: int = field(default=0, kw_only=True)
+
+
+@dataclass
+class Num(Node):
+    value: float
+
+
+@dataclass
+class Sym(Node):
+    name: str            # 'x', 'mu', 'sigma', 'gamma', 'delta', ...
+    hat: bool = False
+    sub: tuple = ()      # subscript parts (strings): '2b', 'ij', 'z_2b'
+    sup: str | None = None  # a block tag written as a superscript (theta^{n}_{2b})
+
+
+@dataclass
+class Neg(Node):
+    arg: Node
+
+
+@dataclass
+class Add(Node):
+    terms: list
+
+
+@dataclass
+class Mul(Node):
+    factors: list
+    ops: list = field(default_factory=list)  # between factors: '' (juxtaposition), 'cdot', 'times', 'odot', '*'
+
+
+@dataclass
+class Div(Node):
+    num: Node
+    den: Node
+
+
+@dataclass
+class Pow(Node):
+    base: Node
+    exp: Node
+
+
+@dataclass
+class Transpose(Node):
+    arg: Node
+
+
+@dataclass
+class Concat(Node):
+    parts: list  # a \oplus b \oplus ...: side by side along the feature axis
+
+
+@dataclass
+class Func(Node):
+    name: str  # exp, log, sqrt, sgn
+    arg: Node
+
+
+@dataclass
+class SumNode(Node):
+    var: str
+    lo: Node | None
+    hi: Node | None
+    body: Node
+
+
+@dataclass
+class Cond(Node):
+    op: str  # '=', '!=', '<', '>', '<=', '>='
+    lhs: Node
+    rhs: Node
+
+
+@dataclass
+class Logic(Node):
+    op: str  # 'or', 'and'
+    parts: list  # Cond or Logic
+
+
+@dataclass
+class Iverson(Node):
+    cond: Cond
+
+
+@dataclass
+class Cases(Node):
+    branches: list  # [(expr, Cond | None)]  None: otherwise
+
+
+def walk(node):
+    """Every node of the formula, depth first (the same order each time)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            yield item
+            stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(v for v in item if isinstance(v, (Node, list, tuple)))
+
+
+def sum_variables(node) -> set[str]:
+    """Every summation index letter used in the formula."""
+    return {item.var for item in walk(node) if isinstance(item, SumNode)}

@@ -1,0 +1,279 @@
+"""Reading a homework submission as students write it: Markdown, ``$$`` blocks, prose, question labels.
+
+:func:`read_submission` finds the display-math blocks (``$$ ... $$``, ``\\[ ... \\]``),
+splits each into equations at the top-level ``\\\\`` (``\\tag``, ``&``, ``aligned``
+and HTML outside math are dropped), and turns every equation whose left-hand
+side is a derivative into an :class:`~.answers.Answer`:
+
+* ``\\frac{\\partial L}{\\partial \\theta_{2b}} = ...`` answers ``dL/dtheta_2b``;
+  ``\\frac{\\partial L}{\\partial z_{2b}}``, ``\\delta_{z_{2b}} = ...`` or
+  ``\\delta^{(z_{2b})} = ...`` answer the residual ``delta_z_2b`` (names matched against the
+  network's parameters and nodes);
+* ``\\frac{\\partial y_{i}}{\\partial \\gamma} = ...`` answers a layer's Jacobian, the layer
+  taken from the question label above it (``1.1.(i)``: :data:`ASSIGNMENT`, the
+  homework's labels) or else from the prose (``batch norm``, ``BN``, ``softmax``, ...);
+  the index letters are the student's own.
+
+A chain ``A = B = C`` is graded on its last right-hand side; a line starting with
+``=`` continues the previous equation. Equations that are not derivatives (the
+forward pass, definitions) are not graded; a derivative whose quantity cannot be
+told is an unreadable answer naming its line. :func:`normalize` rewrites the
+notation variants students use into the checker's grammar (``\\hat{x_{i}}``,
+``\\Sigma^{m}_{i=1}``, ``\\bigodot``, ``\\delta_{i,j}``, bare ``log``/``sgn``,
+``\\sigma_B``, ``||v||^2_2``).
+
+>>> [(a.quantity, a.latex, a.line) for a in read_submission("1.3\\n$$\\\\frac{\\\\partial g_j}{\\\\partial z_i} = "
+...                                                        "g_j(\\\\delta_{ij}-g_i) \\\\tag{3}$$\\n")]
+[('softmax: dg_j/dz_i', 'g_j(\\\\delta_{ij}-g_i)', 2)]
+"""
+from __future__ import annotations
+
+import re
+
+from symderiv.checking import latex_parser as lp
+from symderiv.checking.answers import Answer
+
+# The homework's question labels (its Block One); Block Two's answers name their quantity by themselves.
+ASSIGNMENT = {"1.1": "batchnorm", "1.2": "dropout", "1.3": "softmax"}
+_KEYWORDS = [(re.compile(r"batch[\s-]*norm|\bBN\b|批归一化|批标准化|批量归一化", re.IGNORECASE), "batchnorm"),
+             (re.compile(r"dropout|丢弃", re.IGNORECASE), "dropout"), (re.compile(r"soft-?max", re.IGNORECASE), "softmax"),
+             (re.compile(r"\brelu\b", re.IGNORECASE), "relu")]
+_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+)\.?\s*(?:\(\s*([ivx]+)\s*\))?")
+_BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
+_HTML = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def normalize(latex: str) -> str:
+    """The notation variants of real submissions rewritten into the checker's grammar.
+
+    >>> normalize(r"\\Sigma^{m}_{i=1} \\hat{x_{i}} \\bigodot log(z) \\delta_{i,j} sgn(z)")
+    '\\\\sum_{i=1}^{m} \\\\hat{x}_{i} \\\\odot \\\\log(z) \\\\delta_{ij} \\\\operatorname{sgn}(z)'
+    """
+    text = _HTML.sub(" ", latex)
+    text = re.sub(r"\\(?:tag|label)\s*\{[^{}]*\}|\\(?:nonumber|notag)\b", " ", text)
+    text = re.sub(r"\\hat\s*\{\s*(\\?[A-Za-z]+)\s*_\s*(\{[^{}]*\}|[A-Za-z0-9])\s*\}", r"\\hat{\1}_\2", text)
+    text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
+    text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
+    text = re.sub(r"\\bigodot\b", r"\\odot", text)
+    text = re.sub(r"\\delta_\{\s*([a-z])\s*,\s*([a-z])\s*\}", r"\\delta_{\1\2}", text)
+    text = re.sub(r"(?<![\\A-Za-z])(log|ln|exp)(?![A-Za-z])", r"\\\1", text)
+    text = re.sub(r"(?<![\\A-Za-z{])(sgn|sign)(?![A-Za-z])", r"\\operatorname{sgn}", text)
+    text = re.sub(r"\\(mu|sigma)_\{?B\}?(?![A-Za-z0-9])", r"\\\1", text)
+    # ||v||^2_2 / \|v\|_2^2: the squared Euclidean norm of a vector, as a sum over its entries
+    text = re.sub(r"(?:\|\||\\\|)\s*([^|]+?)\s*(?:\|\||\\\|)\s*(?:\^\s*\{?2\}?\s*_\s*\{?2\}?|_\s*\{?2\}?\s*\^\s*\{?2\}?)",
+                  lambda m: r"\sum_{k} (" + re.sub(r"_\{?([A-Za-z0-9]+)\}?$", r"_{\1,k}", m.group(1)) + ")^2", text)
+    return " ".join(text.split())
+
+
+def _top_level_split(text: str, sep: str) -> list[tuple[str, int]]:
+    """Pieces of ``text`` between top-level ``sep`` (outside braces, brackets and environments), with offsets."""
+    pieces, depth, env, start, i = [], 0, 0, 0, 0
+    while i < len(text):
+        if text.startswith(r"\begin", i):
+            env += 1
+        elif text.startswith(r"\end", i):
+            env -= 1
+        if depth == 0 and env <= 0 and text.startswith(sep, i) and not (sep == "=" and text.startswith("==", i)):
+            pieces.append((text[start:i], start))
+            i += len(sep)
+            start = i
+            continue
+        ch = text[i]
+        if ch == "\\" and not text.startswith(sep, i):
+            i += 2
+            continue
+        depth += ch in "{[("
+        depth -= ch in "}])"
+        i += 1
+    pieces.append((text[start:], start))
+    return pieces
+
+
+def _strip_environment(block: str) -> str:
+    return re.sub(r"\\(?:begin|end)\s*\{(?:aligned|align\*?|split|gathered|equation\*?)\}", " ", block)
+
+
+def _name(node) -> tuple | None:
+    """(base, hat, subscript parts) of a symbol in a left-hand side: ``\\theta_{2b}`` -> ('theta', False, ('2b',))."""
+    return (node.name, node.hat, tuple(node.sub)) if isinstance(node, lp.Sym) else None
+
+
+def _letters(name) -> str:
+    """The index letters of a left-hand side's symbol (``y_{i}`` -> 'i'), '' when it has none."""
+    sub = name[2]
+    return sub[-1] if sub and re.fullmatch(r"[a-z]", sub[-1]) else ""
+
+
+def _partial(text: str):
+    """The (numerator, denominator) symbols of ``\\frac{\\partial A}{\\partial B}``, or None."""
+    match = re.fullmatch(r"\s*\\[dt]?frac\s*\{\s*\\partial\s*(.+?)\}\s*\{\s*\\partial\s*(.+)\}\s*", text, re.DOTALL)
+    if not match:
+        return None
+    num = re.sub(r"\(\s*[A-Za-z]\s*\)", "", match.group(1))  # g(z)_j: the function's argument
+    try:
+        return lp.parse(num.strip()), lp.parse(match.group(2).strip())
+    except (lp.ParseError, RecursionError):
+        return None
+
+
+def _engine_names(network):
+    """LaTeX keys -> the network's parameter and node names ('theta', False, '2b') -> 'theta_2b'."""
+    from symderiv.checking.quantities import _key
+    derivations = network.derivations()
+    params = {_key(p)[:3]: p for p in derivations.backprop.gradients}
+    nodes = {_key(n)[:3]: n for n in derivations.backprop.residuals}
+    return params, nodes
+
+
+def _quantity(lhs: str, layer: str | None, network) -> str | None:
+    """The heading of the quantity a left-hand side names, None if it is not a derivative, '' if unknown."""
+    lhs = lhs.strip()
+    residual = re.fullmatch(r"\\delta\s*(?:\^\s*\{\s*\(?\s*(.+?)\s*\)?\s*\}|_\s*\{\s*(.+)\s*\})", lhs)
+    if residual:
+        try:
+            name = _name(lp.parse(residual.group(1) or residual.group(2)))
+        except (lp.ParseError, RecursionError):
+            return ""
+        return _network_quantity(name, network, residual=True)
+    parts = _partial(lhs)
+    if parts is None:
+        return "" if "\\partial" in lhs else None
+    num, den = (_name(p) for p in parts)
+    if num is None or den is None:
+        return ""
+    if num[0] == "L" and not num[1]:
+        return _network_quantity(den, network)
+    if layer is None:
+        return ""
+    o, w = (f"_{_letters(n)}" if _letters(n) else "" for n in (num, den))
+    from symderiv.checking.quantities import _built
+    from symderiv.layers import LAYERS
+    out = _built(LAYERS[layer]).output.name
+    wrt = den[0] + ("hat" if den[1] else "")
+    return f"{layer}: d{out}{o}/d{wrt}{w}"
+
+
+def _network_quantity(name, network, residual: bool = False) -> str:
+    if name is None:
+        return ""
+    from symderiv.checking.quantities import _default_network
+    params, nodes = _engine_names(network or _default_network())
+    base, hat, sub = name
+    for tag in (",".join(sub) or None, ",".join(sub[:-1]) or None):  # with or without index letters
+        key = (base, hat, tag)
+        if not residual and key in params:
+            return f"dL/d{params[key]}"
+        if key in nodes:
+            return f"delta_{nodes[key]}"
+    return ""
+
+
+def read_assignment(path) -> dict:
+    """Question labels -> layer ops from a TOML file: ``[questions]`` then ``"1.1" = "batchnorm"`` lines.
+
+    ValueError naming the file and the entry for anything else (unknown layer, a label that is not
+    dotted numbers)."""
+    import tomllib
+    from pathlib import Path
+
+    from symderiv.layers import LAYERS
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the assignment: {exc}") from None
+    questions = data.get("questions")
+    if not isinstance(questions, dict) or set(data) != {"questions"}:
+        raise ValueError(f"{path}: an assignment has one table [questions] of lines \"1.1\" = \"batchnorm\"")
+    for label, op in questions.items():
+        if not re.fullmatch(r"\d+(?:\.\d+)*", label) or not isinstance(op, str) or op not in LAYERS:
+            raise ValueError(f"{path}: [questions] {label!r} = {op!r}: a label is dotted numbers (\"1.2\") and a "
+                             f"layer one of {', '.join(sorted(LAYERS))}")
+    return dict(questions)
+
+
+def read_submission(text: str, file: str = "", network=None, assignment: dict | None = None) -> list[Answer]:
+    """The answers of a submission's text (see the module docstring); ``assignment`` maps question labels to
+    layer ops (default: :data:`ASSIGNMENT`, the homework's)."""
+    assignment = ASSIGNMENT if assignment is None else assignment
+    text = text.removeprefix("\ufeff")
+    labels = []  # (offset, layer from the label or the prose)
+    for match in re.finditer(r"^.*$", text, re.MULTILINE):
+        line = match.group()
+        label = _LABEL.match(line)
+        layer = None
+        if label:
+            number = label.group(1)
+            layer = next((op for prefix, op in sorted(assignment.items(), key=lambda item: -len(item[0]))
+                          if number == prefix or number.startswith(prefix + ".")), "")
+        if layer is None or layer == "":
+            prose = _BLOCK.sub(" ", line)
+            layer = next((op for pattern, op in _KEYWORDS if pattern.search(prose)), layer)
+        if layer is not None:
+            labels.append((match.start(), layer or None))
+    answers: list[Answer] = []
+    for block in _BLOCK.finditer(text):
+        body = block.group(1) if block.group(1) is not None else block.group(2)
+        body_start = block.start(1) if block.group(1) is not None else block.start(2)
+        layer = next((op for offset, op in reversed(labels) if offset < block.start()), None)
+        previous = None
+        for piece, offset in _top_level_split(_strip_environment(body), "\\\\"):
+            equation = normalize(piece.replace("&", " ") if "\\begin" not in piece else _outer_amp(piece))
+            if not equation:
+                continue
+            line = text.count("\n", 0, body_start + offset + len(piece) - len(piece.lstrip())) + 1
+            chain = [p for p, _ in _top_level_split(equation, "=")]
+            if len(chain) < 2:
+                continue
+            if not chain[0].strip() and previous is not None:  # '&= ...' continues the equation above
+                previous.latex = chain[-1].strip()
+                continue
+            heading = _quantity(chain[0], layer, network)
+            if heading is None:
+                previous = None
+                continue
+            answer = Answer(heading, chain[-1].strip(), line, file)
+            if not heading:
+                answer.problem = (f"cannot tell which quantity '{chain[0].strip()[:80]}' is: write "
+                                  f"\\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}}, \\delta_{{z_{{2b}}}}, or a layer's "
+                                  f"\\frac{{\\partial y_i}}{{\\partial x_j}} under its question label")
+            answers.append(answer)
+            previous = answer
+    return answers
+
+
+def _outer_amp(piece: str) -> str:
+    """``&`` removed outside environments (alignment), kept inside ``cases``."""
+    out, env, i = [], 0, 0
+    while i < len(piece):
+        if piece.startswith(r"\begin", i):
+            env += 1
+        elif piece.startswith(r"\end", i):
+            env -= 1
+        ch = piece[i]
+        out.append(" " if ch == "&" and env == 0 else ch)
+        i += 1
+    return "".join(out)
+
+
+def looks_like_submission(text: str) -> bool:
+    """True when the text has display math and no ``# quantity`` heading of the answer-file format."""
+    heading = re.compile(r"^\s*#\s*(?:[A-Za-z_]\w*\s*:\s*\\?d|delta_|dL/d)", re.MULTILINE)
+    return bool(_BLOCK.search(text)) and not heading.search(text)
+
+
+def read_file(path, network=None, assignment: dict | None = None) -> list[Answer]:
+    """The answers of a file: a submission (display math, no ``# quantity`` headings) or an answer file;
+    :class:`~.answers.AnswerFileError` naming the file if it cannot be read or has no answers."""
+    from symderiv.checking.answers import AnswerFileError, parse_answers, read_text
+    text = read_text(path)
+    if looks_like_submission(text):
+        answers = read_submission(text, str(path), network, assignment)
+        if not answers:
+            raise AnswerFileError(f"{path}: no derivative found in its math blocks: each answer is an equation "
+                                  f"such as \\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}} = ...")
+        return answers
+    answers = parse_answers(text, str(path))
+    if not answers:
+        raise AnswerFileError(f"{path}: no answers found: start each one with a heading like '# relu: da/dz', "
+                              f"or write a submission with $$ ... $$ equations")
+    return answers

@@ -1,0 +1,150 @@
+"""Reading a submission as students write it: Markdown, $$ blocks, prose, labels; every verdict asserted."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symderiv.checking import Answer, check_file, grade
+from symderiv.checking.submission import normalize, read_submission
+from symderiv.cli import main
+
+HERE = Path(__file__).parent / "answers"
+
+EXPECTED = [  # (line, quantity, status): every equation of tests/answers/submission_zh.md that is a derivative
+    (13, "batchnorm: dy_i/dgamma", "correct"),   # \hat{x_{i}}, \tag, two equations in one block
+    (14, "batchnorm: dy_i/dbeta", "correct"),
+    (18, "batchnorm: dy_j/dx_i", "correct"),     # \sigma_B, \delta_{i,j}, after <u>HTML</u> prose
+    (22, "dropout: dy_j/dx_i", "correct"),       # commas and \land / \lor in the cases rows
+    (26, "softmax: dg_j/dz_i", "correct"),       # g(z)_j, \Sigma_{k=1}^{n}
+    (29, "softmax: dg_j/dz_i", "wrong"),         # g_i(1 - g_j): the diagonal only
+    (41, "delta_z_2b", "correct"),
+    (42, "dL/dtheta_2b", "correct"),
+    (43, "dL/db_2b", "wrong"),                   # the 1/m is missing
+    (48, "delta_yhat_a", "correct"),             # aligned, '&=' continues: the last right-hand side
+    (54, "dL/dbeta", "correct"),                 # a chain of '=': the last one is graded
+    (56, "delta_z_1a", "wrong"),                 # \delta^{(z_{1a})}, \bigodot, bare sgn: the step is [z > 0]
+    (58, "", "unreadable"),                      # a name that is not the network's
+    (60, "dL/dtheta_1a", "unreadable"),          # the formula ends with '+'
+]
+
+
+def test_every_verdict_of_a_chinese_submission():
+    results = check_file(HERE / "submission_zh.md")
+    assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == EXPECTED
+    unmatched, cut = results[-2:]
+    assert "cannot tell which quantity" in unmatched.message and "z_{FC_{2b}}" in unmatched.message
+    assert cut.message.startswith("at position 21:")
+    assert all(r.answer.file.endswith("submission_zh.md") for r in results)
+
+
+def test_the_submission_as_json(capsys):
+    assert main(["check", str(HERE / "submission_zh.md"), "--json"]) == 1
+    objects = json.loads(capsys.readouterr().out)
+    assert [(o["line"], o["status"]) for o in objects] == [(line, status) for line, _, status in EXPECTED]
+    assert objects[0]["source"] == r"\hat{x}_{i}"
+
+
+def test_forward_equations_and_prose_are_not_answers():
+    text = "前向：\n$$z_{1a} = \\theta_{1a}x + b_{1a} \\\\ \\mu = \\frac{1}{m}\\sum_i x_i$$\n得到残差。\n"
+    assert read_submission(text) == []
+
+
+def test_the_question_label_or_the_prose_names_the_layer():
+    eq = "$$\\frac{\\partial y_j}{\\partial x_i} = \\delta_{ij}[z_j > 0]$$"
+    assert read_submission("1.2.(ii)\n" + eq)[0].quantity == "dropout: dy_j/dx_i"
+    relu = "$$\\frac{\\partial a_j}{\\partial z_i} = \\delta_{ij}[z_j > 0]$$"
+    (answer,) = read_submission("For the ReLU layer:\n" + relu)
+    assert answer.quantity == "relu: da_j/dz_i" and grade(answer).status == "correct"
+    (answer,) = read_submission("Some layer\n" + eq)
+    assert answer.quantity == "" and "cannot tell" in grade(answer).message
+
+
+def test_notation_variants():
+    cases = {
+        r"\hat{x_{i}}": r"\hat{x}_{i}",
+        r"\Sigma^{m}_{i=1} x_i": r"\sum_{i=1}^{m} x_i",
+        r"a \bigodot b": r"a \odot b",
+        r"\delta_{i,j}": r"\delta_{ij}",
+        r"log(z) + \log(z)": r"\log(z) + \log(z)",
+        r"sgn(z_j)": r"\operatorname{sgn}(z_j)",
+        r"\mu_B + \sigma_{B}": r"\mu + \sigma",
+        r"||y_{a}||^2_2": r"\sum_{k} (y_{a,k})^2",
+        r"x \tag{3}": "x",
+        r"<u>x</u>": "x",
+    }
+    for written, read in cases.items():
+        assert normalize(written) == read, written
+    assert grade(Answer("relu: da/dz", normalize(r"sgn(z_j)\delta_{i,j}"), 1)).status == "wrong"
+
+
+def test_a_file_without_any_derivative_is_named(tmp_path, capsys):
+    path = tmp_path / "empty.md"
+    path.write_text("# 作业\n$$ z = \\theta x $$\n")
+    assert main(["check", str(path)]) == 2
+    assert "empty.md: no derivative found" in capsys.readouterr().err
+
+
+PIECES = ["$$", "\\[", "\\]", "\\\\", "&", "=", "\\frac{\\partial L}{\\partial \\theta_{2b}}", "\\delta_{z_{2b}}",
+          "\\frac{\\partial y_i}{\\partial x_j}", "1.1.(i)", "1.3", "softmax", "\n", "<u>", "</u>", "\\tag{1}",
+          "\\begin{aligned}", "\\end{aligned}", "\\begin{cases}", "\\end{cases}", "x", "g_j", "\\hat{x_{i}}", "{",
+          "}", "(", ")", "||", "^2_2", "\\Sigma", "sgn", "log", "得到残差", "\\delta^{(", "z_{1a}", ")}"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=25).map(" ".join) | st.text(max_size=200))
+def test_reading_and_grading_any_submission_never_raises(text):
+    for answer in read_submission(text, "fuzz.md"):
+        assert answer.line >= 1
+        if answer.quantity.startswith(("batchnorm", "dropout", "softmax", "relu")) or not answer.quantity:
+            result = grade(answer)  # layer answers only: the network is derived elsewhere
+            assert result.status in ("correct", "wrong", "unreadable")
+
+
+def test_every_verdict_of_a_batch_major_submission():
+    results = check_file(HERE / "submission_en.md")
+    assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == [
+        (4, "dropout: dy_j/dx_i", "correct"),       # \[ \] blocks, bold labels, inline math in the prose
+        (7, "softmax: dg_j/dz_i", "correct"),
+        (10, "batchnorm: dy_i/dx_j", "wrong"),      # x_i - \sigma where x_i - \mu belongs
+        (14, "delta_z_2b", "correct"),
+        (16, "dL/dtheta_2b", "wrong"),              # c^T delta: the transpose
+        (18, "dL/dgamma", "correct"),
+        (20, "delta_yhat_a", "wrong"),              # theta_2b not split at the concatenation
+        (22, "dL/db_1a", "correct"),
+        (24, "dL/dtheta_1a", "correct"),
+        (26, "", "unreadable"),                     # W is not a parameter of the network
+    ]
+    assert results[4].counterexample["shapes"] == {"yours": (10, 7), "right": (7, 10)}
+    assert "do not fit" in results[6].message
+    bn = results[2].counterexample
+    assert bn["where"].startswith("feature") and {"mu", "var", "xhat"} <= set(bn["values"])
+
+
+def test_an_answer_using_a_residual_by_name_says_it_is_marked_follow_through():
+    uses = grade(Answer("dL/dtheta_2a", r"\delta_{\hat{y}_{a}}^T d_{1a}", 1))
+    plain = grade(Answer("delta_z_2b", r"\frac{1}{m}(\hat{y}_b - y_b)", 1))
+    assert uses.status == "correct" and r"follow-through: \delta_{\hat{y}_{a}} taken as derived" in uses.message
+    assert "follow-through" not in plain.message
+
+
+def test_another_assignment_from_a_toml_file(tmp_path, capsys, monkeypatch):
+    import custom_layers
+
+    from symderiv.layers import LAYERS
+    for cls in custom_layers.CUSTOM_LAYERS:
+        monkeypatch.setitem(LAYERS, cls.op, cls)
+    assignment = tmp_path / "hw2.toml"
+    assignment.write_text('[questions]\n"3" = "tanh"\n"3.2" = "layernorm"\n')
+    sub = tmp_path / "hw2.md"
+    sub.write_text("3.1\n$$\\frac{\\partial y_j}{\\partial x_i} = (1 - y_j^2)\\delta_{ij}$$\n"
+                   "3.2.(i)\n$$\\frac{\\partial y_i}{\\partial \\beta} = 2$$\n")
+    assert main(["check", str(sub), "--assignment", str(assignment), "--json"]) == 1
+    objects = json.loads(capsys.readouterr().out)
+    assert [(o["quantity"], o["status"]) for o in objects] == [("tanh: dy_j/dx_i", "correct"),
+                                                              ("layernorm: dy_i/dbeta", "wrong")]
+    assignment.write_text('[questions]\n"3" = "frobnicate"\n')
+    assert main(["check", str(sub), "--assignment", str(assignment)]) == 2
+    assert "hw2.toml: [questions] '3' = 'frobnicate'" in capsys.readouterr().err
