@@ -57,7 +57,7 @@ def test_batch_norm_is_derived_through_its_intermediates():
 
 def test_softmax_cross_entropy_states_the_one_hot_step():
     tex = render_sheet(sd.networks.multitask())
-    assert r"\text{since $\sum_{v=1}^{n_{yb}} y_{b,iv} = 1$}" in tex
+    assert r"\text{since $\sum_{k=1}^{n_{yb}} y_{b,ik} = 1$}" in tex
     assert r"\text{quotient rule" in tex
     for machine_made in [r"\text{for}\:", r"\texttt{yhat}", r"\texttt{x1}", "Jacobian with respect to",
                          r"- \mu_{w} + x_{kw}"]:

@@ -28,6 +28,7 @@ import sympy as sp
 
 import symderiv
 from symderiv.derivation.backprop import residual_name
+from symderiv.derivation.steps import display, fixed_letters
 from symderiv.emitting.compile_latex import REPRODUCIBLE_PREAMBLE
 from symderiv.emitting.latex_env import Latex, latex_environment, validate_identifier
 from symderiv.emitting.sheet_layers import block_one, layer_title
@@ -147,11 +148,17 @@ def _shape_latex(shape, sizes) -> str:
 def _vector_rows(lhs: str, expr, axes, names, checks: list, lhs_shape, labelled=None, joiner=" ") -> list[Latex]:
     """The vector form of *expr* as align rows, its arrays' lengths recorded in *checks* (the shape test)."""
     operands: list = []
+    expr = display(expr, {})
     lines = broken(expr, lambda e: vector_latex(e, axes, BATCH, names, labelled, operands), joiner=joiner)
     if lines is None:
         return []
     checks.append({"lhs": lhs, "lhs_shape": tuple(lhs_shape), "operands": operands})
     return rows(lhs, lines)
+
+
+def _tex(expr, names) -> str:
+    """An index-form expression in the sheet's letters (summation indices k, l)."""
+    return sheet_latex(display(expr, {}), names)
 
 
 def _labelled(expr) -> bool:
@@ -161,12 +168,14 @@ def _labelled(expr) -> bool:
 def _forward(d, names, checks) -> tuple[list[Latex], list[Latex]]:
     index_rows, vector_rows = [], []
     for equation in d.forward_equations():
-        lines = broken(equation.expr, lambda e: sheet_latex(e, names))
-        index_rows += rows(sheet_latex(equation.of, names), lines)
-        base = equation.of.base if isinstance(equation.of, sp.Indexed) else equation.of
-        shape = tuple(i.upper + 1 for i in equation.axes)
-        vector_rows += _vector_rows(sheet_latex(base, names), equation.expr, equation.axes, names, checks, shape,
-                                    _labelled(equation.expr))
+        renaming = fixed_letters(equation.axes, ("il", "uw"))  # every definition at i, u; sums over k, l
+        expr, of = display(equation.expr, renaming), display(equation.of, renaming)
+        axes = tuple(renaming[a] for a in equation.axes)
+        lines = broken(expr, lambda e: sheet_latex(e, names))
+        index_rows += rows(sheet_latex(of, names), lines)
+        base = of.base if isinstance(of, sp.Indexed) else of
+        shape = tuple(i.upper + 1 for i in axes)
+        vector_rows += _vector_rows(sheet_latex(base, names), expr, axes, names, checks, shape, _labelled(expr))
     return index_rows, vector_rows
 
 
@@ -207,7 +216,7 @@ def _one_hot_rows(d, names, contribution) -> tuple[list[Latex], list[Latex]]:
     """When the closed form of the upstream residual was used: the substitution and the one-hot step."""
     if contribution.expr == contribution.named:
         return [], []
-    show = lambda e: sheet_latex(e, names)
+    show = lambda e: _tex(e, names)
     substituted = _substituted(d, contribution.named)
     expanded = sp.factor_terms(sp.expand(substituted))
     out = rows("", [show(substituted)], note="substituting the residual found above")
@@ -231,9 +240,11 @@ def _paths(d, names, adjoint, node_element_tex: str, lhs: str, weight=None) -> t
     """The chain rule over every path, the engine's VJP of each, and their sum."""
     chain = [show_weight for show_weight in ([sheet_latex(weight, names)] if weight is not None else [])]
     chain += [_chain_term(d, names, c, node_element_tex) for c in adjoint.contributions]
+    if not adjoint.contributions:  # a loss term: only its weight in L
+        return rows(lhs, [" + ".join(chain)], note="the weight of this term in the loss"), []
     out = rows(lhs, [" + ".join(chain)], note="chain rule" + (", over every path" if len(chain) > 1 else ""))
     named = ([sheet_latex(weight, names)] if weight is not None else []) + \
-        [sheet_latex(c.named, names) for c in adjoint.contributions]
+        [_tex(c.named, names) for c in adjoint.contributions]
     wrapped = [rf"\left({t}\right)" if isinstance(c.named, sp.Add) else t
                for t, c in zip(named[-len(adjoint.contributions):], adjoint.contributions)] if adjoint.contributions else []
     out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
@@ -241,12 +252,10 @@ def _paths(d, names, adjoint, node_element_tex: str, lhs: str, weight=None) -> t
     if len(chain) == 1 and adjoint.contributions:  # one path: its closed form may come from the upstream residual's closed form
         extra, notes = _one_hot_rows(d, names, adjoint.contributions[0])
         out += extra
-    total = sum((c.expr for c in adjoint.contributions), weight or sp.S.Zero)
-    if sheet_latex(adjoint.expr, names) != sheet_latex(total, names) or len(named) > 1 and not any(
-            c.expr != c.named for c in adjoint.contributions):
-        lines = broken(adjoint.expr, lambda e: sheet_latex(e, names))
-        if lines and not out[-1].endswith(f"= {lines[0]}"):
-            out += rows("", lines)
+    lines = broken(display(adjoint.expr, {}), lambda e: sheet_latex(e, names))
+    if lines and not out[-1].split(" && ")[0].endswith(f"= {lines[0]}"):
+        substituted = any(c.expr != c.named for c in adjoint.contributions) and len(chain) > 1
+        out += rows("", lines, note="substituting the residuals found above" if substituted else "")
     return out, notes
 
 
@@ -322,7 +331,7 @@ def sheet_data(network) -> dict:
     return {
         "network": network.name,
         "reproducible": Latex(REPRODUCIBLE_PREAMBLE),
-        "block_one": block_one(network),
+        "block_one": block_one(network, checked.layers),
         "params": params,
         "inputs": inputs,
         "constants": constants,

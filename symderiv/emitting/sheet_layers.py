@@ -39,7 +39,7 @@ def _sizes(built, names) -> Latex:
     """``m`` is the number of samples, ``n`` the length of the feature axis of ``x``...: every size the layer uses."""
     parts = []
     for size in built.sizes:
-        for arg, spec in [*built.args.items(), (built.layer.out_name, None)]:
+        for arg, spec in [(built.layer.out_name, None), *built.args.items()]:
             shape = spec.shape if spec is not None else built.layer.out_shape
             if size in shape:
                 features = shape.index(size) == len(shape) - 1 and shape[0] == "m"
@@ -122,8 +122,9 @@ def _case_split(expr, out_indices, wrt_indices, names) -> list[str] | None:
             continue
         equal = sp.factor_terms(rest.xreplace({delta: sp.S.One}).xreplace({drop: keep}))
         unequal = sp.factor_terms(rest.xreplace({delta: sp.S.Zero}))
-        same = f"{sheet_latex(keep)} = {sheet_latex(drop)}"
-        other = rf"{sheet_latex(keep)} \neq {sheet_latex(drop)}"
+        first, second = sorted((sheet_latex(keep), sheet_latex(drop)))  # i = j, as the homework writes it
+        same = f"{first} = {second}"
+        other = rf"{first} \neq {second}"
         if unequal != 0:
             cases.append((unequal, ", ".join([*conditions, other])))
         conditions.append(same)
@@ -202,8 +203,12 @@ def _item(layer, built, arg, names) -> dict:
             values = [prefer_own(link.term, wrt_indices) for link in step.links]
             if step.direct != 0:
                 values.insert(0, prefer_own(step.direct, wrt_indices))
-            texts = [sheet_latex(v, names) for v in values]
-            line = "&= " + " + ".join(rf"\left({t}\right)" if n else t for n, t in enumerate(texts))
+            line = "&= " + sheet_latex(values[0], names)
+            for value in values[1:]:
+                negative = value.could_extract_minus_sign()
+                text = sheet_latex(-value if negative else value, names)
+                text = rf"\left({text}\right)" if isinstance(value, sp.Add) else text
+                line += f" - {text}" if negative else f" + {text}"
             if any(link.term == 0 and link.partial.has(sp.Sum) for link in step.links):
                 line += r" && \text{a sum of centred values is zero}"
             step_rows.append(line)
@@ -215,6 +220,8 @@ def _item(layer, built, arg, names) -> dict:
         result = sheet_latex(prefer_own(step.result, wrt_indices), names)
         if not step_rows or not step_rows[-1].endswith(f"&= {result}"):
             step_rows.append(rf"&= {result}" if step_rows else rf"{lhs} &= {result}")
+            if len(step_rows) > 1 and step.result.has(step.definition.base) and not step.links:
+                step_rows[-1] += rf" && \text{{writing }} {sheet_latex(step.element, names)} = N / S"
         rows += step_rows
     final = steps.steps[-1]
     out_indices = tuple(final.element.indices) if isinstance(final.element, sp.Indexed) else ()
@@ -226,7 +233,7 @@ def _item(layer, built, arg, names) -> dict:
     if cases:
         item["cases"] = [Latex(rf"{frac(sheet_latex(final.element, names), wrt_tex)} &= {cases[0]}")]
     view = _homework_view(final.result, out_indices, wrt_indices)
-    if view is not None and cases:
+    if view is not None and cases and view[0].has(sp.KroneckerDelta):
         reduced, j, i, dropped = view
         out_base = final.element.base
         y_j = sheet_latex(sp.IndexedBase(out_base.label)[j], names)
@@ -245,14 +252,24 @@ def _heading(layer, arg) -> str:
     return "the parameter" if arg in layer.params else "the input"
 
 
-def block_one(network) -> list[dict]:
-    """The sections of Block One for *network*: one per layer kind, derived step by step."""
-    sections, seen = [], []
-    layers = network.derivations().backprop.checked.layers
+HOMEWORK_ORDER = ("batchnorm", "dropout", "softmax")  # the homework's Block One asks these, in this order
+
+
+def block_one(network, layers=None) -> list[dict]:
+    """The sections of Block One for *network*: one per layer kind, derived step by step.
+
+    *layers* maps node names to their layer instances (by default, from the network's derivations).
+    The kinds the homework asks about come first, in its order; then the others as the network uses them.
+    """
+    sections = []
+    layers = layers if layers is not None else network.derivations().backprop.checked.layers
+    first = {}
     for node in network.nodes:
-        if node.op in seen:
-            continue
-        seen.append(node.op)
+        first.setdefault(node.op, node)
+    order = sorted(first, key=lambda op: (HOMEWORK_ORDER.index(op) if op in HOMEWORK_ORDER else len(HOMEWORK_ORDER),
+                                          list(first).index(op)))
+    for op in order:
+        node = first[op]
         layer = type(layers[node.name])()
         built = layer.build()
         names = _names(built)

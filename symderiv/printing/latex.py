@@ -178,9 +178,11 @@ class SheetLatexPrinter(IndexLatexPrinter):
         return text if exp is None else rf"{text}^{{{exp}}}"
 
     def _print_Add(self, expr, order=None):
-        # the reader's order: positive terms first, indexed terms before scalars (x - μ, σ² + ε)
+        # the reader's order: positive terms first, indexed terms before scalars (x - μ, σ² + ε),
+        # a bare term last (γ x̂ + β)
         terms = sorted(expr.as_ordered_terms(),
-                       key=lambda t: (t.could_extract_minus_sign(), not t.atoms(sp.Indexed, sp.Idx)))
+                       key=lambda t: (t.could_extract_minus_sign(), not t.atoms(sp.Indexed, sp.Idx), t.is_number,
+                                      isinstance(t, (sp.Indexed, sp.Symbol)) and "^" not in self._print(t)))
         tex = ""
         for position, term in enumerate(terms):
             if position and term.could_extract_minus_sign():
