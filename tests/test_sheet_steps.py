@@ -70,3 +70,27 @@ def test_other_networks_sheets_compile(name, tmp_path):
     tex = tmp_path / "answer_sheet.tex"
     tex.write_text(render_sheet(NETWORKS[name]()))
     assert compile_pdf(tex).read_bytes()[:5] == b"%PDF-"
+
+
+class Soft_Plus(sd.Layer):  # a user's class name with an underscore, a LaTeX special
+    op = "soft_plus"
+    signature = "x[m, n] -> y[m, n]"
+
+    def forward(self, f, x):
+        return lambda i, u: sp.log(1 + sp.exp(x[i, u]))
+
+
+def test_a_users_layer_name_is_escaped_everywhere():
+    sd.register_layer(Soft_Plus)
+    net = sd.Network("softplus")
+    net.sizes("n_x", "n_y")
+    net.input("x", "m, n_x")
+    net.input("y", "m, n_y")
+    net.param("W", "n_y, n_x")
+    net.param("c", "n_y")
+    net.node("z", "linear", x="x", theta="W", b="c")
+    net.node("a", "soft_plus", x="z")
+    net.node("loss", "mse", yhat="a", y="y")
+    net.loss("loss")
+    tex = render_sheet(net)
+    assert "Soft_Plus" not in tex and r"Soft\_Plus" in tex

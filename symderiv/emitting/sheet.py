@@ -28,9 +28,10 @@ import sympy as sp
 
 import symderiv
 from symderiv.derivation.backprop import residual_name
+from symderiv.derivation.jacobian import jacobian_expr
 from symderiv.derivation.steps import display, fixed_letters
 from symderiv.emitting.compile_latex import REPRODUCIBLE_PREAMBLE
-from symderiv.emitting.latex_env import Latex, latex_environment, validate_identifier
+from symderiv.emitting.latex_env import Latex, escape_latex, latex_environment, validate_identifier
 from symderiv.emitting.sheet_layers import block_one, layer_title
 from symderiv.layers.base import parse_size
 from symderiv.layers.indices import make_index
@@ -196,7 +197,7 @@ def _chain_term(d, names, contribution, wrt_tex: str) -> str:
 
 def _through(d, contribution) -> str:
     layer = d.backprop.checked.layers[contribution.node]
-    return f"({layer_title(layer)}, Block One)"
+    return f"({escape_latex(layer_title(layer))}, Block One)"
 
 
 def _substituted(d, expr):
@@ -300,6 +301,20 @@ def _residual(d, names, node: str, checks: list) -> dict:
             "vector": vector, "notes": notes}
 
 
+def _jacobian_term(d, names, contribution, indices) -> str:
+    """``Σ_{j,w} δ_{C,jw} (∂C_{jw}/∂θ_{uv} from Block One)``: the chain rule with the layer's Jacobian put in."""
+    built = d.built.node_builds[contribution.node]
+    jacobian, out_indices, wrt_indices = jacobian_expr(built, contribution.arg)
+    letters = tuple(make_index("j" if i.upper + 1 == BATCH else "w", i.upper + 1) for i in out_indices)
+    jacobian = display(jacobian, {**dict(zip(out_indices, letters)), **dict(zip(wrt_indices, indices))})
+    residual = d.backprop.residuals[contribution.node].base
+    upstream = residual[letters] if letters else residual
+    sums = r"\sum_{" + ",".join(map(str, letters)) + "} " if letters else ""
+    factor = sheet_latex(jacobian, names)
+    factor = rf"\left({factor}\right)" if isinstance(jacobian, sp.Add) else factor
+    return rf"{sums}{sheet_latex(upstream, names)} {factor}"
+
+
 def _gradient(d, names, param: str, checks: list) -> dict:
     adjoint = d.backprop.gradients[param]
     param_tex = name_latex(param, "parameter name")
@@ -307,6 +322,10 @@ def _gradient(d, names, param: str, checks: list) -> dict:
     element_tex = sheet_latex(element, names)
     lhs = rf"\frac{{\partial L}}{{\partial {element_tex}}}"
     paths, _ = _paths(d, names, adjoint, element_tex, lhs)
+    if len(adjoint.contributions) == 1:  # the consumer's Jacobian (Block One) put into the chain rule
+        layer = escape_latex(layer_title(d.backprop.checked.layers[adjoint.contributions[0].node]))
+        paths[1:1] = rows("", [_jacobian_term(d, names, adjoint.contributions[0], adjoint.indices)],
+                          note=f"{layer}, Block One")
     shape = d.backprop.checked.shapes.get(param, ())
     matrix = _vector_rows(rf"\frac{{\partial L}}{{\partial {param_tex}}}", adjoint.expr, adjoint.indices, names,
                           checks, tuple(parse_size(s, {}) for s in shape) if shape else ())
