@@ -62,9 +62,10 @@ def test_default_sheet_compiles_reproducibly_with_the_key_formulas(default_sheet
                   "reaches the loss along 2 paths", "concatenation", "otherwise"]:
         assert piece in text, piece
     source = default_sheet.read_text()
-    for formula in [r"\left[{z_{1a}}_{iu} > 0\right]",                      # ReLU' is the step, not sgn
-                    r"\frac{- {y_{b}}_{iu} + {\hat{y}_{b}{}}_{iu}}{m}", # softmax + cross-entropy
-                    r"{\delta_{c_{2b}}}_{i,u + n_{1b}}",                     # the concatenation's split
+    for formula in [r"\left[z_{1a,iu} > 0\right]",                          # ReLU' is the step, not sgn
+                    r"\frac{\hat{y}_{b,iu} - y_{b,iu}}{m}",                   # softmax + cross-entropy
+                    r"\delta_{c_{2b},i,u + n_{1b}}",                          # the concatenation's split
+                    r"\delta_{n_{1b}} &= \delta_{c_{2b},1:n_{1b}}",            # ... in vector form, sliced
                     r"\left(1 - g_{iu}\right) g_{iu} & \text{if } i = j, u = v",  # softmax, i = j
                     r"- g_{iu} g_{iv} & \text{if } i = j, u \neq v",              # softmax, i != j
                     r"\theta_{1a}", r"\gamma", r"\beta", r"b_{2b}"]:

@@ -26,12 +26,18 @@ from pathlib import Path
 
 import sympy as sp
 
+import symderiv
+from symderiv.derivation.backprop import residual_name
+from symderiv.derivation.jacobian import jacobian_expr
+from symderiv.derivation.steps import display, fixed_letters
 from symderiv.emitting.compile_latex import REPRODUCIBLE_PREAMBLE
 from symderiv.emitting.latex_env import Latex, escape_latex, latex_environment, validate_identifier
+from symderiv.emitting.sheet_layers import block_one, layer_title
 from symderiv.layers.base import parse_size
-from symderiv.printing.cases import cases_latex, delta_cases
-from symderiv.printing.latex import index_latex
+from symderiv.layers.indices import make_index
+from symderiv.printing.latex import math_name, sheet_latex
 from symderiv.printing.matrix_latex import vector_latex
+from symderiv.simplification.pipeline import canonical_bound
 
 __all__ = ["TEMPLATE", "render_sheet", "sheet_data", "template_dir"]
 
@@ -117,12 +123,14 @@ def rows(lhs: str, rhs_lines: list[str], relation: str = "=", note: str = "") ->
 # ---- naming -----------------------------------------------------------------------------------
 def name_latex(name: str, where: str) -> str:
     """LaTeX for a user-chosen name: checked, then printed by SymPy (``theta_1a`` → ``\\theta_{1a}``)."""
-    return sp.latex(sp.Symbol(validate_identifier(name, where)))
+    return math_name(validate_identifier(name, where))
 
 
 def _names(d) -> dict[str, str]:
     """The derivations' LaTeX names, plus constants named after the layer argument they feed (``ε``)."""
     names = dict(d.names)
+    for node in d.backprop.residuals:  # the residual δ_N; Kronecker's delta is printed [u = v]
+        names[residual_name(node)] = rf"\delta_{{{math_name(node)}}}"
     for node in d.network.nodes:
         layer = d.backprop.checked.layers[node.name]
         for arg, value in node.args.items():
@@ -131,163 +139,198 @@ def _names(d) -> dict[str, str]:
     return names
 
 
-# ---- block one: single layers ---------------------------------------------------------------
-def _definitions(layer) -> list[Latex]:
-    built = layer.build()
-    names = dict(layer.latex_names)
-    out = []
-    for definition in [*built.intermediates, built.output]:
-        element = definition.base[definition.indices] if definition.indices else definition.base
-        lines = broken(definition.expr, lambda e: index_latex(e, names))
-        out += rows(index_latex(element, names), lines)
-    return out
-
-
-def _equation(derivation) -> list[Latex]:
-    lines = broken(derivation.expr, lambda e: index_latex(e, derivation.names))
-    return rows(derivation.lhs_latex(), lines)
-
-
-def _case_split(derivation) -> list[Latex] | None:
-    """The Jacobian case by case: each (output axis, input axis) pair with a δ is split."""
-    half = len(derivation.axes) // 2
-    pairs = list(zip(derivation.axes[:half], derivation.axes[half:]))
-    expr, equal_so_far, cases, zero = derivation.expr, [], [], False
-    for keep, drop in pairs:
-        if not expr.has(sp.KroneckerDelta(keep, drop)):
-            return None
-        equal, unequal = delta_cases(expr, keep, drop)
-        condition = f"{index_latex(keep)} = {index_latex(drop)}"
-        if unequal == 0:
-            zero, expr = True, equal
-            equal_so_far.append(condition)
-            continue
-        unequal_condition = rf"{index_latex(keep)} \neq {index_latex(drop)}"
-        cases += [(equal, ", ".join([*equal_so_far, condition])),
-                  (unequal, ", ".join([*equal_so_far, unequal_condition]))]
-        expr = None
-        break
-    if expr is not None:  # every pair was diagonal
-        cases.append((expr, ", ".join(equal_so_far)))
-    if zero:
-        cases.append((sp.S.Zero, r"\text{otherwise}"))
-    body = cases_latex(cases, derivation.names).replace(r"\text{if } \text{otherwise}", r"\text{otherwise}")
-    return [Latex(f"{derivation.lhs_latex()} &= {body}")]
-
-
-def block_one() -> list[dict]:
-    from symderiv.layers import BatchNorm, Dropout, Softmax
-    sections = []
-    specs = [
-        ("Batch normalization (training mode)", BatchNorm(), [("gamma", False), ("beta", False), ("x", True)],
-         ["x"]),
-        ("Inverted dropout", Dropout(), [("x", True)], []),
-        ("Softmax", Softmax(), [("z", True)], []),
-    ]
-    for title, layer, asked, vjps in specs:
-        items = []
-        for arg, split in asked:
-            jacobian = layer.jacobian(arg)
-            item = {"text": f"Jacobian with respect to {arg}", "rows": _equation(jacobian), "cases": None}
-            if split:
-                item["cases"] = _case_split(jacobian)
-            items.append(item)
-        for arg in vjps:
-            items.append({"text": f"Vector-Jacobian product with respect to {arg} (upstream gradient g)",
-                          "rows": _equation(layer.vjp(arg)), "cases": None})
-        sections.append({"title": title, "definitions": _definitions(layer), "results": items})
-    return sections
-
-
 # ---- block two: the network -----------------------------------------------------------------
 def _shape_latex(shape, sizes) -> str:
-    parts = [index_latex(parse_size(s, sizes)) for s in shape]
+    parts = [sheet_latex(parse_size(s, sizes)) for s in shape]
+    parts = [rf"({p})" if isinstance(parse_size(s, sizes), sp.Add) else p for p, s in zip(parts, shape)]
     times = r" \times "
     return rf"\mathbb{{R}}^{{{times.join(parts)}}}" if parts else r"\mathbb{R}"
 
 
-def _forward(d, names) -> tuple[list[Latex], list[Latex]]:
+def _vector_rows(lhs: str, expr, axes, names, checks: list, lhs_shape, labelled=None, joiner=" ") -> list[Latex]:
+    """The vector form of *expr* as align rows, its arrays' lengths recorded in *checks* (the shape test)."""
+    operands: list = []
+    expr = display(expr, {})
+    lines = broken(expr, lambda e: vector_latex(e, axes, BATCH, names, labelled, operands), joiner=joiner)
+    if lines is None:
+        return []
+    checks.append({"lhs": lhs, "lhs_shape": tuple(lhs_shape), "operands": operands})
+    return rows(lhs, lines)
+
+
+def _tex(expr, names) -> str:
+    """An index-form expression in the sheet's letters (summation indices k, l)."""
+    return sheet_latex(display(expr, {}), names)
+
+
+def _labelled(expr) -> bool:
+    return any(lim[0].upper == BATCH - 1 for s in expr.atoms(sp.Sum) for lim in s.limits)
+
+
+def _forward(d, names, checks) -> tuple[list[Latex], list[Latex]]:
     index_rows, vector_rows = [], []
     for equation in d.forward_equations():
-        lines = broken(equation.expr, lambda e: index_latex(e, names))
-        index_rows += rows(index_latex(equation.of, names), lines)
-        labelled = any(lim[0].upper == BATCH - 1 for s in equation.expr.atoms(sp.Sum) for lim in s.limits)
-        vector = broken(equation.expr, lambda e: vector_latex(e, equation.axes, BATCH, names, labelled))
-        if vector is not None:
-            base = equation.of.base if isinstance(equation.of, sp.Indexed) else equation.of
-            vector_rows += rows(index_latex(base, names), vector)
+        renaming = fixed_letters(equation.axes, ("il", "uw"))  # every definition at i, u; sums over k, l
+        expr, of = display(equation.expr, renaming), display(equation.of, renaming)
+        axes = tuple(renaming[a] for a in equation.axes)
+        lines = broken(expr, lambda e: sheet_latex(e, names))
+        index_rows += rows(sheet_latex(of, names), lines)
+        base = of.base if isinstance(of, sp.Indexed) else of
+        shape = tuple(i.upper + 1 for i in axes)
+        vector_rows += _vector_rows(sheet_latex(base, names), expr, axes, names, checks, shape, _labelled(expr))
     return index_rows, vector_rows
 
 
-def _paths_rows(lhs: str, adjoint, weight, show, names) -> list[Latex]:
-    """``lhs = w + path_1 + path_2 ...`` (each path on its line, with where it comes from)."""
-    out = []
-    first = True
-    if weight is not None:
-        out += rows(lhs, [show(weight)], note="weight of this loss term")
-        first = False
-    for contribution in adjoint.contributions:
-        node = name_latex(contribution.node, "node name")
-        arg = escape_latex(contribution.arg)
-        lines = broken(contribution.named, show)
-        if lines is None:
-            return []
-        note = rf"from ${node}$ (its argument \texttt{{{arg}}})"
-        if first:
-            out += rows(lhs, lines, note=note)
-            first = False
-        else:
-            out += [Latex(rf"&\quad + {lines[0]} && \text{{{note}}}")] + rows("", lines[1:])[1:] \
-                if len(lines) > 1 else [Latex(rf"&\quad + {lines[0]} && \text{{{note}}}")]
-    return out
+def _element(name: str, indices) -> sp.Expr:
+    return sp.IndexedBase(sp.Symbol(name))[indices] if indices else sp.Symbol(name)
 
 
-def _residual(d, names, node: str) -> dict:
+def _chain_term(d, names, contribution, wrt_tex: str) -> str:
+    """``Σ_{j,w} δ_{C,jw} ∂C_{jw}/∂N_{iu}``: the chain-rule step of one path, before the engine's result."""
+    shape = d.backprop.checked.node_shapes.get(contribution.node, ())
+    letters = [make_index("j" if size == BATCH else "w", size) for size in shape]
+    consumer = _element(contribution.node, tuple(letters))
+    residual = d.backprop.residuals[contribution.node].base
+    upstream = residual[tuple(letters)] if letters else residual
+    sums = r"\sum_{" + ",".join(map(str, letters)) + "} " if letters else ""
+    return rf"{sums}{sheet_latex(upstream, names)} \frac{{\partial {sheet_latex(consumer, names)}}}{{\partial {wrt_tex}}}"
+
+
+def _through(d, contribution) -> str:
+    layer = d.backprop.checked.layers[contribution.node]
+    return f"({escape_latex(layer_title(layer))}, Block One)"
+
+
+def _substituted(d, expr):
+    """*expr* with every residual it names replaced by that residual's closed form."""
+    replace = {}
+    for adjoint in d.backprop.residuals.values():
+        if isinstance(adjoint.base, sp.Symbol):
+            replace[adjoint.base] = adjoint.expr
+    for element in expr.atoms(sp.Indexed):
+        for adjoint in d.backprop.residuals.values():
+            if adjoint.base == element.base:
+                replace[element] = canonical_bound(adjoint.expr).xreplace(dict(zip(adjoint.indices, element.indices)))
+    return expr.xreplace(replace)
+
+
+def _one_hot_rows(d, names, contribution) -> tuple[list[Latex], list[Latex]]:
+    """When the closed form of the upstream residual was used: the substitution and the one-hot step."""
+    if contribution.expr == contribution.named:
+        return [], []
+    show = lambda e: _tex(e, names)
+    substituted = _substituted(d, contribution.named)
+    expanded = sp.factor_terms(sp.expand(substituted))
+    out = rows("", [show(substituted)], note="substituting the residual found above")
+    notes = []
+    distributions = {str(node.args[arg]) for node in d.network.nodes
+                     for arg in d.backprop.checked.layers[node.name].distributions}
+    used = [s for s in expanded.atoms(sp.Sum) if isinstance(s.function, sp.Indexed)
+            and str(s.function.base) in distributions and not contribution.expr.has(s.function.base[s.function.indices])]
+    if expanded != contribution.expr and used:
+        out += rows("", [show(expanded)])
+        name = math_name(str(used[0].function.base))
+        out += rows("", [show(contribution.expr)], note=rf"since ${show(used[0])} = 1$")
+        notes.append(Latex(rf"${name}$ is one-hot (each sample's row sums to one); this is used where "
+                           rf"${show(used[0])} = 1$ is marked."))
+    elif show(contribution.expr) != show(substituted):
+        out += rows("", [show(contribution.expr)])
+    return out, notes
+
+
+def _paths(d, names, adjoint, node_element_tex: str, lhs: str, weight=None) -> tuple[list[Latex], list[Latex]]:
+    """The chain rule over every path, the engine's VJP of each, and their sum."""
+    chain = [show_weight for show_weight in ([sheet_latex(weight, names)] if weight is not None else [])]
+    chain += [_chain_term(d, names, c, node_element_tex) for c in adjoint.contributions]
+    if not adjoint.contributions:  # a loss term: only its weight in L
+        return rows(lhs, [" + ".join(chain)], note="the weight of this term in the loss"), []
+    out = rows(lhs, [" + ".join(chain)], note="chain rule" + (", over every path" if len(chain) > 1 else ""))
+    named = ([sheet_latex(weight, names)] if weight is not None else []) + \
+        [_tex(c.named, names) for c in adjoint.contributions]
+    wrapped = [rf"\left({t}\right)" if isinstance(c.named, sp.Add) else t
+               for t, c in zip(named[-len(adjoint.contributions):], adjoint.contributions)] if adjoint.contributions else []
+    out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
+    notes = []
+    if len(chain) == 1 and adjoint.contributions:  # one path: its closed form may come from the upstream residual's closed form
+        extra, notes = _one_hot_rows(d, names, adjoint.contributions[0])
+        out += extra
+    lines = broken(display(adjoint.expr, {}), lambda e: sheet_latex(e, names))
+    if lines and not out[-1].split(" && ")[0].endswith(f"= {lines[0]}"):
+        substituted = any(c.expr != c.named for c in adjoint.contributions) and len(chain) > 1
+        out += rows("", lines, note="substituting the residuals found above" if substituted else "")
+    return out, notes
+
+
+def _residual(d, names, node: str, checks: list) -> dict:
     adjoint = d.backprop.residuals[node]
     node_tex = name_latex(node, "node name")
-    residual_tex = index_latex(adjoint.base, names)
     element = adjoint.base[adjoint.indices] if adjoint.indices else adjoint.base
-    node_element = sp.IndexedBase(sp.Symbol(node))[adjoint.indices] if adjoint.indices else sp.Symbol(node)
-    lhs = index_latex(element, names)
+    node_element = _element(node, adjoint.indices)
+    node_element_tex = sheet_latex(node_element, names)
+    lhs = sheet_latex(element, names)
     weight = d.backprop.loss_weights.get(node)
-    index_show = lambda e: index_latex(e, names)  # noqa: E731
-    defining = Latex(rf"{lhs} &= \frac{{\partial L}}{{\partial {index_latex(node_element, names)}}}")
-    paths = _paths_rows("", adjoint, weight, index_show, names)
-    named_total = sum((c.named for c in adjoint.contributions), weight or sp.S.Zero)
-    closed = []
-    if sp.simplify(named_total - adjoint.expr) != 0 or not paths or \
-            index_latex(named_total, names) != index_latex(adjoint.expr, names):
-        closed = rows("", broken(adjoint.expr, index_show))
-    labelled = any(lim[0].upper == BATCH - 1 for s in adjoint.expr.atoms(sp.Sum) for lim in s.limits)
-    vector_show = lambda e: vector_latex(e, adjoint.indices, BATCH, names, labelled)  # noqa: E731
-    vector_lines = broken(adjoint.expr, vector_show, joiner=r" \odot ") if adjoint.indices else None
-    vector = rows(residual_tex + (r"^{(i)}" if labelled else ""), vector_lines) if vector_lines else []
-    notes = []
+    defining = Latex(rf"{lhs} &= \frac{{\partial L}}{{\partial {node_element_tex}}}")
+    paths, notes = _paths(d, names, adjoint, node_element_tex, "", weight)
+    shape = d.backprop.checked.node_shapes.get(node, ())
+    vector = []
+    if adjoint.indices:
+        labelled = _labelled(adjoint.expr)
+        vector = _vector_rows(sheet_latex(adjoint.base, names) + (r"^{(i)}" if labelled else ""), adjoint.expr,
+                              adjoint.indices, names, checks, tuple(i.upper + 1 for i in adjoint.indices),
+                              labelled, joiner=r" \odot ")
     paths_count = len(adjoint.contributions) + (weight is not None)
-    if paths_count > 1:
-        notes.append(Latex(rf"${node_tex}$ reaches the loss along {paths_count} paths; "
-                           r"its residual is the sum of the contributions of all of them."))
+    prose = []
     for contribution in adjoint.contributions:
-        if d.backprop.checked.layers[contribution.node].__class__.__name__ == "Concat":
+        prose.append(rf"through ${name_latex(contribution.node, 'node name')}$ {_through(d, contribution)}")
+    if prose and weight is None:
+        notes.insert(0, Latex(f"${node_tex}$ is used {'only ' if len(prose) == 1 else ''}"
+                              + " and ".join(prose) + "."))
+    if paths_count > 1:
+        notes.insert(0, Latex(rf"${node_tex}$ reaches the loss along {paths_count} paths; "
+                              r"a small change of it changes the loss along each of them, so its residual is "
+                              r"the sum of the contributions of all of them."))
+    for contribution in adjoint.contributions:
+        if d.backprop.checked.layers[contribution.node].op == "concat":
             consumer = name_latex(contribution.node, "node name")
-            notes.append(Latex(rf"The concatenation ${consumer}$ splits the upstream residual "
-                               rf"$\delta_{{{consumer}}}$: ${node_tex}$ receives only the part that "
-                               "belongs to it."))
-    return {"node": Latex(node_tex), "defining": defining, "paths": paths, "closed": closed,
+            whole = d.backprop.checked.node_shapes[contribution.node]
+            part = vector_latex(contribution.named, adjoint.indices, BATCH, names)
+            size = sheet_latex(whole[-1]) if whole else ""
+            notes.append(Latex(rf"The concatenation ${consumer}$ has ${size}$ features; ${node_tex}$ receives only "
+                               rf"the components of $\delta_{{{consumer}}}$ that belong to it, ${part}$ "
+                               rf"(in index form, for $u = 1, \dots, {sheet_latex(shape[-1])}$)."))
+    return {"node": Latex(node_tex), "defining": defining, "paths": paths, "closed": [],
             "vector": vector, "notes": notes}
 
 
-def _gradient(d, names, param: str) -> dict:
+def _jacobian_term(d, names, contribution, indices) -> str:
+    """``Σ_{j,w} δ_{C,jw} (∂C_{jw}/∂θ_{uv} from Block One)``: the chain rule with the layer's Jacobian put in."""
+    built = d.built.node_builds[contribution.node]
+    jacobian, out_indices, wrt_indices = jacobian_expr(built, contribution.arg)
+    letters = tuple(make_index("j" if i.upper + 1 == BATCH else "w", i.upper + 1) for i in out_indices)
+    jacobian = display(jacobian, {**dict(zip(out_indices, letters)), **dict(zip(wrt_indices, indices))})
+    residual = d.backprop.residuals[contribution.node].base
+    upstream = residual[letters] if letters else residual
+    sums = r"\sum_{" + ",".join(map(str, letters)) + "} " if letters else ""
+    factor = sheet_latex(jacobian, names)
+    factor = rf"\left({factor}\right)" if isinstance(jacobian, sp.Add) else factor
+    return rf"{sums}{sheet_latex(upstream, names)} {factor}"
+
+
+def _gradient(d, names, param: str, checks: list) -> dict:
     adjoint = d.backprop.gradients[param]
     param_tex = name_latex(param, "parameter name")
     element = adjoint.base[adjoint.indices] if adjoint.indices else adjoint.base
-    lhs = rf"\frac{{\partial L}}{{\partial {index_latex(element, names)}}}"
-    show = lambda e: index_latex(e, names)  # noqa: E731
-    paths = _paths_rows(lhs, adjoint, None, show, names) if len(adjoint.contributions) > 1 else []
-    index_rows = rows("" if paths else lhs, broken(adjoint.expr, show))
-    vector_lines = broken(adjoint.expr, lambda e: vector_latex(e, adjoint.indices, BATCH, names))
-    matrix = rows(rf"\frac{{\partial L}}{{\partial {param_tex}}}", vector_lines) if vector_lines else []
-    return {"param": Latex(param_tex), "paths": paths, "index": index_rows, "matrix": matrix}
+    element_tex = sheet_latex(element, names)
+    lhs = rf"\frac{{\partial L}}{{\partial {element_tex}}}"
+    paths, _ = _paths(d, names, adjoint, element_tex, lhs)
+    if len(adjoint.contributions) == 1:  # the consumer's Jacobian (Block One) put into the chain rule
+        layer = escape_latex(layer_title(d.backprop.checked.layers[adjoint.contributions[0].node]))
+        paths[1:1] = rows("", [_jacobian_term(d, names, adjoint.contributions[0], adjoint.indices)],
+                          note=f"{layer}, Block One")
+    shape = d.backprop.checked.shapes.get(param, ())
+    matrix = _vector_rows(rf"\frac{{\partial L}}{{\partial {param_tex}}}", adjoint.expr, adjoint.indices, names,
+                          checks, tuple(parse_size(s, {}) for s in shape) if shape else ())
+    return {"param": Latex(param_tex), "paths": paths, "index": [], "matrix": matrix}
 
 
 def sheet_data(network) -> dict:
@@ -303,18 +346,20 @@ def sheet_data(network) -> dict:
     inputs = [{"name": Latex(name_latex(p, "input name")), "shape": Latex(_shape_latex(s, sizes))}
               for p, s in network.inputs.items()]
     constants = [Latex(names.get(c, name_latex(c, "constant name"))) for c in network.constants]
-    forward_index, forward_vector = _forward(d, names)
+    checks: list = []
+    forward_index, forward_vector = _forward(d, names, checks)
     return {
         "network": network.name,
         "reproducible": Latex(REPRODUCIBLE_PREAMBLE),
-        "block_one": block_one(),
+        "block_one": block_one(network, checked.layers),
         "params": params,
         "inputs": inputs,
         "constants": constants,
         "forward_index": forward_index,
         "forward_vector": forward_vector,
-        "residuals": [_residual(d, names, node) for node in d.backprop.residuals],
-        "gradients": [_gradient(d, names, param) for param in d.backprop.gradients],
+        "residuals": [_residual(d, names, node, checks) for node in d.backprop.residuals],
+        "gradients": [_gradient(d, names, param, checks) for param in d.backprop.gradients],
+        "vector_checks": checks,
         "order": [Latex(name_latex(n, "node name")) for n in checked.order],
     }
 

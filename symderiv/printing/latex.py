@@ -103,12 +103,35 @@ class IndexLatexPrinter(LatexPrinter):
         return super()._print_Relational(shifted)
 
 
-def attach_subscript(base: str, sub: str) -> str:
-    """``\\sigma^{2}`` with subscript ``u`` is ``\\sigma_{u}^{2}``; others get ``_{u}`` (grouped if needed)."""
+def attach_subscript(base: str, sub: str, separate: bool = False) -> str:
+    """``\\sigma^{2}`` with subscript ``u`` is ``\\sigma_{u}^{2}``; others get ``_{u}`` (grouped if needed).
+
+    With ``separate``, a base that ends in a subscript gets the indices in it after a comma:
+    ``z_{1a}`` with ``iu`` is ``z_{1a,iu}``.
+
+    >>> attach_subscript(r"z_{1a}", "iu"), attach_subscript(r"z_{1a}", "iu", separate=True)
+    ('{z_{1a}}_{iu}', 'z_{1a,iu}')
+    """
     match = re.fullmatch(r"(.*?)(\^\{[^{}]*\})", base)
     if match:
-        return f"{_group(match.group(1))}_{{{sub}}}{match.group(2)}"
+        return f"{attach_subscript(match.group(1), sub, separate)}{match.group(2)}"
+    if separate:
+        inner = _final_subscript(base)
+        if inner is not None:
+            return f"{base[:-1]},{sub}}}"
     return f"{_group(base)}_{{{sub}}}"
+
+
+def _final_subscript(base: str) -> str | None:
+    """The group of a base's last ``_{...}`` if it ends the base (balanced braces), else None."""
+    if not base.endswith("}"):
+        return None
+    depth = 0
+    for position in range(len(base) - 1, -1, -1):
+        depth += {"}": 1, "{": -1}.get(base[position], 0)
+        if depth == 0:
+            return base[position + 1:-1] if base[position - 1:position] == "_" else None
+    return None
 
 
 _ACCENT = re.compile(r"\\(hat|bar|tilde|vec|dot|ddot|check|breve|acute|grave|widehat|widetilde|mathring)\{")
@@ -127,3 +150,85 @@ def _group(base: str) -> str:
 def index_latex(expr: sp.Expr, names: dict[str, str] | None = None) -> str:
     """LaTeX for an index-form expression."""
     return IndexLatexPrinter(names).doprint(expr)
+
+
+class SheetLatexPrinter(IndexLatexPrinter):
+    """The answer sheet's typography (see :func:`sheet_latex`)."""
+
+    def _base_latex(self, name: str) -> str:
+        if name in self.names:
+            return self.names[name]
+        return math_name(name)
+
+    def _print_Symbol(self, symbol, style="plain"):
+        if symbol.name in self.names:
+            return self.names[symbol.name]
+        return math_name(symbol.name)
+
+    def _print_Indexed(self, element, *args):
+        base = self._base_latex(str(element.base.label))
+        separate = any(not isinstance(i, sp.Idx) for i in element.indices)
+        indices = ("," if separate else "").join(
+            self._print(i) if isinstance(i, sp.Idx) else self._print_index(i) for i in element.indices)
+        return attach_subscript(base, indices, separate=True)
+
+    def _print_KroneckerDelta(self, delta, exp=None):
+        a, b = (self._print(x) for x in delta.args)
+        text = rf"\left[{a} = {b}\right]"
+        return text if exp is None else rf"{text}^{{{exp}}}"
+
+    def _print_Add(self, expr, order=None):
+        # the reader's order: positive terms first, indexed terms before scalars (x - μ, σ² + ε),
+        # a bare term last (γ x̂ + β)
+        terms = sorted(expr.as_ordered_terms(),
+                       key=lambda t: (t.could_extract_minus_sign(), not t.atoms(sp.Indexed, sp.Idx), t.is_number,
+                                      isinstance(t, (sp.Indexed, sp.Symbol)) and "^" not in self._print(t)))
+        tex = ""
+        for position, term in enumerate(terms):
+            if position and term.could_extract_minus_sign():
+                tex, term = tex + " - ", -term
+            elif position:
+                tex += " + "
+            text = self._print(term)
+            if self._needs_add_brackets(term):
+                text = rf"\left({text}\right)"
+            tex += text
+        return tex
+
+    def _print_Piecewise(self, expr):
+        pieces = []
+        for value, condition in expr.args:
+            when = r"\text{otherwise}" if condition == sp.true else rf"\text{{if }} {self._print(condition)}"
+            pieces.append(rf"{self._print(value)} & {when}")
+        return r"\begin{cases} " + r" \\ ".join(pieces) + r" \end{cases}"
+
+
+def math_name(name: str) -> str:
+    """A name as a teacher writes it: ``z_1a`` → ``z_{1a}``, ``out`` → ``\\mathrm{out}``, ``theta`` → ``\\theta``.
+
+    >>> math_name("out"), math_name("loss_r"), math_name("yhat_a"), math_name("W1")
+    ('\\\\mathrm{out}', '\\\\mathrm{loss}_{r}', '\\\\hat{y}_{a}', 'W_{1}')
+    """
+    text = sp.latex(sp.Symbol(name))
+    head = re.match(r"[A-Za-z]{2,}", text)
+    if head and head.group(0) == name.split("_")[0]:
+        text = rf"\mathrm{{{head.group(0)}}}" + text[head.end():]
+    return text
+
+
+def sheet_latex(expr: sp.Expr, names: dict[str, str] | None = None) -> str:
+    """The answer sheet's LaTeX for an index-form expression.
+
+    Like :func:`index_latex`, with the typography of the sheet: multi-part
+    subscripts separated (``z_{1a,iu}``), Kronecker's delta as the Iverson
+    bracket ``[u = v]`` (δ is kept for residuals), terms in the reader's order
+    (``x − μ``), multi-letter names upright and cases without ``for``.
+
+    >>> from symderiv.layers.indices import make_index
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> u, v = make_index("u", n), make_index("v", n)
+    >>> x, mu = sp.IndexedBase("x_1a"), sp.IndexedBase("mu")
+    >>> sheet_latex(sp.KroneckerDelta(u, v) * (x[u] - mu[u]))
+    '\\\\left(x_{1a,u} - \\\\mu_{u}\\\\right) \\\\left[u = v\\\\right]'
+    """
+    return SheetLatexPrinter(names).doprint(expr)

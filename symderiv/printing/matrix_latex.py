@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symderiv.printing.latex import IndexLatexPrinter
+from symderiv.printing.latex import SheetLatexPrinter, attach_subscript
 
 __all__ = ["vector_latex"]
 
@@ -42,8 +42,9 @@ class _NoForm(Exception):
 
 
 class _VectorPrinter:
-    def __init__(self, names: dict[str, str], batch: sp.Expr, labelled: bool):
-        self.index = IndexLatexPrinter(names)
+    def __init__(self, names: dict[str, str], batch: sp.Expr, labelled: bool, operands: list | None = None):
+        self.index = SheetLatexPrinter(names)
+        self.operands = operands if operands is not None else []  # (LaTeX, length shown, length needed)
         self.batch = batch  # the batch size m: an index running to m - 1 is a sample index
         self.labelled = labelled  # write a^{(i)} for the sample of each vector
 
@@ -83,16 +84,22 @@ class _VectorPrinter:
         if len(indices) != 1 or feat is None or not indices[0].has(feat):
             raise _NoForm(expr)
         offset = sp.expand(indices[0] - feat)
-        if offset != 0:
-            if offset.atoms(sp.Idx):
-                raise _NoForm(expr)
+        if offset.atoms(sp.Idx):
+            raise _NoForm(expr)
+        needed = feat.upper - feat.lower + 1
+        whole = _axis_length(expr.base, len(expr.indices) - 1)
+        if offset != 0 or (whole is not None and sp.simplify(whole - needed) != 0):
+            # a part of the array: written with its slice, never as the whole (a false vector equation)
             first = self.index._print(offset + 1)
             last = self.index._print(offset + feat.upper + 1)
-            text = rf"\left({text}\right)_{{{first}:{last}}}"
+            text = attach_subscript(text, f"{first}:{last}", separate=True)
+            whole = needed
+        self.operands.append((text, whole, needed))
         return self.with_sample(text, sample)
 
     def _Add(self, expr, feat) -> str:
-        terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), not t.has(sp.Sum)))
+        terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), not t.has(sp.Sum),
+                                                 not t.atoms(sp.Indexed)))
         text = self.vec(terms[0], feat)
         for term in terms[1:]:
             text += f" - {self.vec(-term, feat)}" if term.could_extract_minus_sign() else f" + {self.vec(term, feat)}"
@@ -188,6 +195,8 @@ class _VectorPrinter:
             if isinstance(rest, sp.Add) or r"\odot" in operand:
                 operand = rf"\left({operand}\right)"
             name = self.base(matrix.base)
+            for axis, index in enumerate(matrix.indices):
+                self.operands.append((name, _axis_length(matrix.base, axis), index.upper - index.lower + 1))
             text = f"{name} {operand}" if matrix.indices[0] == feat else rf"{name}^{{\top}} {operand}"
         elif not matrices and all(not f.has(feat) for f in inside if feat is not None):
             vectors = [self.vec(f, k) for f in inside]
@@ -205,24 +214,35 @@ class _VectorPrinter:
         return f"{prefix} {text}" if prefix else text
 
 
+def _axis_length(base, axis: int):
+    """The declared length of *base* along *axis*, or None if the base has no declared shape."""
+    shape = getattr(base, "shape", None)
+    return None if not shape or len(shape) <= axis else shape[axis]
+
+
 def _has_batch_sum(expr, batch) -> bool:
     return any(limit[0].upper == batch - 1 for s in expr.atoms(sp.Sum) for limit in s.limits)
 
 
 def vector_latex(expr: sp.Expr, axes: tuple, batch: sp.Expr, names: dict[str, str] | None = None,
-                 labelled: bool | None = None) -> str | None:
+                 labelled: bool | None = None, operands: list | None = None) -> str | None:
     """The per-sample vector form of *expr* (free indices *axes*; *batch* is the batch size ``m``).
 
     Returns ``None`` when the expression has no form this printer knows. A
     gradient over two feature axes ``(u, v)`` that sums ``a[i, u] b[i, v]``
     over the batch prints as the sum of outer products. ``labelled`` forces
     (or suppresses) the sample superscripts; by default they appear when the
-    formula sums over samples.
+    formula sums over samples. An element ``A[i, u]`` whose index ``u`` runs
+    over fewer entries than ``A`` declares is a part of ``A`` and prints with
+    its slice (``A_{1:n}``). If *operands* is a list, every array the vector
+    form shows is appended to it as ``(LaTeX, length shown, length needed)``
+    (the two lengths differ only if the vector form would be false; the
+    length shown is None for a base without a declared shape).
     """
     names = names or {}
     if labelled is None:
         labelled = _has_batch_sum(expr, batch)
-    printer = _VectorPrinter(names, batch, labelled)
+    printer = _VectorPrinter(names, batch, labelled, operands)
     features = [a for a in axes if not printer.is_sample(a)]
     try:
         if len(features) == 2:
