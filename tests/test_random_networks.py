@@ -423,3 +423,14 @@ def test_hostile_sizes_are_refused_and_never_run(size, command):
             assert status == 2, (text, status, err)
             assert err.startswith("symderiv: error: ") and str(path) in err, err
             assert len(err) < 2000, "the error must not echo huge input"
+
+
+def test_one_value_bound_to_two_arguments_of_a_node():
+    """``batchnorm(gamma=e, beta=e)`` and ``mse(yhat=p, y=p)``: both arguments share one base, counted once."""
+    spec = Spec(sizes={"k": 2, "n": 3}, inputs={"v": ("m", "k"), "q": ("m", "k")}, params={"e": ("k",), "w": ("k",)},
+                constants={"eps": 0.1},
+                nodes=[("p", "batchnorm", {"x": "v", "gamma": "e", "beta": "e", "eps": "eps"}),
+                       ("r", "batchnorm", {"x": "p", "gamma": "w", "beta": "e", "eps": "eps"}),
+                       ("l1", "mse", {"yhat": "r", "y": "q"}), ("l2", "mse", {"yhat": "p", "y": "p"})],
+                losses=[("l1", 1), ("l2", 0.5)])
+    test_random_network_gradients_match_torch.hypothesis.inner_test(spec)
