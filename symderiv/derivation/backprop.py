@@ -82,7 +82,7 @@ class Backprop:
         total = sp.S.Zero
         if residual and name in self.loss_weights:
             total += self.loss_weights[name]
-        for consumer, arg in self.checked.consumers[name]:
+        for consumer, arg in self._distinct(self.checked.consumers[name]):
             named, used = self._path(consumer, arg, indices)
             contributions.append(Contribution(consumer, arg, named, used))
             total += used
@@ -94,6 +94,16 @@ class Backprop:
         else:
             base = self.built.bases[name]
         return Adjoint(name, indices, expr, contributions, base)
+
+    @staticmethod
+    def _distinct(consumers):
+        """One (node, argument) per consumer node: when a value is bound to several arguments of one node
+        (``mse(yhat=x, y=x)``), they share one base, and the VJP with respect to it already sums them all."""
+        seen = set()
+        for consumer, arg in consumers:
+            if consumer not in seen:
+                seen.add(consumer)
+                yield consumer, arg
 
     def _upstream(self, consumer: str):
         """(δ_C by name, δ_C in closed form), both at the consumer's output indices."""
