@@ -36,9 +36,9 @@ LAYER_ANSWERS = [  # (heading, formula, verdict)
                              r"\frac{(x_i-\mu)(x_j-\mu)}{n(\sigma^2+\epsilon)}\right)"), "correct"),
     ("layernorm: dy/dgamma", r"\hat{x}_i", "correct"),
     ("layernorm: dy/dbeta", "1", "correct"),
-    ("l2norm: dy_j/dx_i", r"\frac{\delta_{ij}}{\sqrt{\sum_k x_k^2}} - \frac{x_i x_j}{\left(\sum_k x_k^2\right)^{3/2}}",
+    ("user_l2norm: dy_j/dx_i", r"\frac{\delta_{ij}}{\sqrt{\sum_k x_k^2}} - \frac{x_i x_j}{\left(\sum_k x_k^2\right)^{3/2}}",
      "correct"),
-    ("l2norm: dy_j/dx_i", r"\frac{\delta_{ij}}{\sqrt{\sum_k x_k^2}}", "wrong"),
+    ("user_l2norm: dy_j/dx_i", r"\frac{\delta_{ij}}{\sqrt{\sum_k x_k^2}}", "wrong"),
     ("linear: dz_j/dx_i", r"\theta_{ji}", "correct"),
     ("linear: dz_j/dx_i", r"\theta_{ij}", "wrong"),  # the transpose
     ("linear: dz/db", "1", "correct"),

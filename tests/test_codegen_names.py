@@ -179,9 +179,6 @@ def test_evaluate_with_shared_and_reserved_labels():
     np.testing.assert_allclose(result, [1 - 1 + 30 + 7, 2 - 0.5 + 60 + 8])
 
 
-@pytest.mark.xfail(strict=True, reason="the residual of node z is the SymPy object delta_z[i, u], equal to a user "
-                   "node named delta_z: the symbolic side must name residuals fresh (graph); the kernels cannot tell "
-                   "two equal objects apart. Remove this mark when that lands.")
 def test_node_named_like_a_residual():
     names = {**names_of("plain"), "a": "delta_z"}
     module = load_kernels(render_kernels(network(names)))

@@ -15,6 +15,16 @@ from symderiv.verification.check import default_sizes
 from symderiv.verification.self_check import DerivationError, check_layer_derivation, check_network
 
 
+@pytest.fixture(autouse=True)
+def _no_cache(monkeypatch):
+    """These tests plant wrong derivations: nothing may come from the derivation cache (memo or files)."""
+    from symderiv.derivation import cache
+    monkeypatch.setenv("SYMDERIV_NO_CACHE", "1")
+    cache.clear_memo()
+    yield
+    cache.clear_memo()
+
+
 @pytest.mark.parametrize("cls", list(sd.LAYERS.values()), ids=list(sd.LAYERS))
 def test_default_sizes_are_all_different(cls):
     sizes = default_sizes(cls().build())
@@ -55,7 +65,7 @@ def test_a_wrong_layer_derivation_is_refused(monkeypatch):
         check_layer_derivation(layer, derivation, "vjp", "x")
 
 
-@pytest.mark.parametrize("function", [lambda x: sp.besselj(0, x), sp.erf], ids=["besselj", "erf"])
+@pytest.mark.parametrize("function", [lambda x: sp.besselj(0, x)], ids=["besselj"])  # erf prints through scipy.special
 def test_a_derivation_that_cannot_be_checked_is_refused(function):
     class Special(sd.Layer):
         op = "special"

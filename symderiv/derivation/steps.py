@@ -35,7 +35,8 @@ from symderiv.derivation.chain_rule import ChainRule, used_bases
 from symderiv.derivation.jacobian import check_wrt, namer_for
 from symderiv.layers.base import BuiltLayer, Definition
 from symderiv.layers.indices import index_size, is_batch, make_index
-from symderiv.simplification.pipeline import _rename_bound, canonical_bound, simplify_index_expr
+from symderiv.layers.indices import rename_bound
+from symderiv.simplification.pipeline import canonical_bound, simplify_index_expr
 from symderiv.simplification.rules import rules_for
 
 __all__ = ["ChainSteps", "Link", "Step", "chain_steps", "fixed_letters"]
@@ -97,7 +98,7 @@ def display(expr: sp.Expr, renaming: dict) -> sp.Expr:
 
     def name(k, taken):
         return make_index(next(c for c in SUM_LETTERS if c not in taken), index_size(k))
-    return _rename_bound(unique, name, free)
+    return rename_bound(unique, name, free)
 
 
 def _collapse(partial: sp.Expr, fresh: tuple, own: tuple):

@@ -130,7 +130,7 @@ def _names(d) -> dict[str, str]:
     """The derivations' LaTeX names, plus constants named after the layer argument they feed (``ε``)."""
     names = dict(d.names)
     for node in d.backprop.residuals:  # the residual δ_N; Kronecker's delta is printed [u = v]
-        names[residual_name(node)] = rf"\delta_{{{math_name(node)}}}"
+        names[residual_name(d.built, node)] = rf"\delta_{{{math_name(node)}}}"
     for node in d.network.nodes:
         layer = d.backprop.checked.layers[node.name]
         for arg, value in node.args.items():

@@ -230,7 +230,8 @@ class Network:
                 arg_names = [a for a, _ in signature_args]
                 for _, shape in [*signature_args, signature_out]:
                     for size in shape:
-                        parse_size(size, {})
+                        if size != ELLIPSIS:  # '...': the extra axes, bound by the network
+                            parse_size(size, {})
             except ValueError as exc:
                 self._fail(f"{where}, field 'op'", f"layer {layer_cls.op!r} has an unusable signature: {exc}")
             for field_name in node.args:
@@ -393,6 +394,23 @@ class Network:
         binding[unknown.name] = value
         return True
 
+    def _extra_axes(self, node, layer_cls, args, shapes, where) -> int:
+        """How many axes ``...`` stands for in this node's layer: every argument with ``...`` agrees."""
+        counts = {}
+        for arg, layer_shape in args:
+            if ELLIPSIS in layer_shape:
+                given = shapes[node.args[arg]]
+                fixed = len(layer_shape) - 1
+                if len(given) < fixed:
+                    self._fail(f"{where}, field {arg!r}",
+                               f"{node.args[arg]!r} has shape {_fmt(given)}; layer {layer_cls.op!r} expects at "
+                               f"least {fixed} axes ({', '.join(layer_shape)})")
+                counts[arg] = len(given) - fixed
+        if len(set(counts.values())) > 1:
+            self._fail(where, f"layer {layer_cls.op!r} needs the same number of axes for "
+                              f"{', '.join(repr(a) for a in counts)}; their ranks differ")
+        return next(iter(counts.values()), 0)
+
 
 def loss_weight(value) -> sp.Rational:
     """A loss weight as an exact SymPy number (no text is parsed from the user).
@@ -417,23 +435,6 @@ def loss_weight(value) -> sp.Rational:
     # repr(float) is Python's shortest round-trip decimal; Fraction reads that decimal exactly.
     return sp.Rational(Fraction(repr(value)))
 
-
-    def _extra_axes(self, node, layer_cls, args, shapes, where) -> int:
-        """How many axes ``...`` stands for in this node's layer: every argument with ``...`` agrees."""
-        counts = {}
-        for arg, layer_shape in args:
-            if ELLIPSIS in layer_shape:
-                given = shapes[node.args[arg]]
-                fixed = len(layer_shape) - 1
-                if len(given) < fixed:
-                    self._fail(f"{where}, field {arg!r}",
-                               f"{node.args[arg]!r} has shape {_fmt(given)}; layer {layer_cls.op!r} expects at "
-                               f"least {fixed} axes ({', '.join(layer_shape)})")
-                counts[arg] = len(given) - fixed
-        if len(set(counts.values())) > 1:
-            self._fail(where, f"layer {layer_cls.op!r} needs the same number of axes for "
-                              f"{', '.join(repr(a) for a in counts)}; their ranks differ")
-        return next(iter(counts.values()), 0)
 
 
 def _shape_tuple(shape) -> tuple:

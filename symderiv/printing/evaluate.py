@@ -51,6 +51,9 @@ def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
     body = printer.aligned(sp.sympify(expr), tuple(axes))
     source = f"def _evaluate({', '.join(parameters)}):\n    return {body}\n"
     scope = {"np": np}
+    if "scipy." in source:  # a function without a NumPy ufunc (erf): scipy.special, as in the kernels
+        import scipy.special
+        scope["scipy"] = scipy
     exec(compile(source, "<symderiv>", "exec"), scope)  # noqa: S102 - code printed from a SymPy expression
     return scope["_evaluate"], source
 
