@@ -27,3 +27,16 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _SESSION_CACHE is not None:
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _layer_table_restored():
+    """Each test sees the shipped layer table: layers a test registers are removed after it."""
+    from symderiv.layers import LAYERS
+    before = dict(LAYERS)
+    yield
+    LAYERS.clear()
+    LAYERS.update(before)

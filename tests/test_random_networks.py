@@ -74,6 +74,9 @@ TORCH = {
     "nll": lambda logp, y: -(y * logp).sum() / logp.shape[0],
     "bce_with_logits": lambda z, y: (torch.nn.functional.softplus(z) - y * z).sum() / z.shape[0],
     "l2_penalty": lambda theta: 0.5 * (theta ** 2).sum(),
+    "attention": lambda x, wq, wk, wv: torch.softmax(
+        (x @ wq.T) @ (x @ wk.T).transpose(-1, -2) / wk.shape[0] ** 0.5, -1) @ (x @ wv.T),
+    "mean_pool": lambda x: x.mean(1),
 }
 
 # Where an op's argument must come from for the loss to be defined (log of a probability).
@@ -90,7 +93,7 @@ BATCH = 3
 
 def shipped_ops() -> dict:
     """The ops of the layer table that symderiv itself ships (not those tests register)."""
-    return {op: cls for op, cls in sd.LAYERS.items() if cls.__module__.startswith("symderiv.")}
+    return {cls.op: cls for cls in sd.layers.SHIPPED}
 
 
 def test_every_shipped_op_has_an_oracle():
@@ -312,6 +315,21 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, data
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def keywords(function, constants: dict) -> dict:
+    """The keyword arguments of a generated function for the network's constants, by the name its docstring
+    gives each (a constant named like a Python keyword or ``np`` is passed under another name)."""
+    if not constants:
+        return {}
+    line = next(line for line in function.__doc__.splitlines() if line.strip().startswith("Constants:"))
+    listed = line.strip().removeprefix("Constants:").split(".")[0].split(", ")
+    names = {}
+    for item in listed:
+        name, _, keyword = item.partition(" (keyword ")
+        names[name] = keyword.rstrip(")") or name
+    assert set(names) == set(constants), (names, constants)
+    return {names[name]: value for name, value in constants.items()}
+
+
 @SETTINGS
 @given(specs())
 def test_random_network_gradients_match_torch(spec):
@@ -326,7 +344,7 @@ def test_random_network_gradients_match_torch(spec):
     for name, value in residuals.items():
         _close(f"residual of {name}", net.residual(name).evaluate(**everything), value, spec)
     module = load_kernels(render_kernels(net))
-    got_loss, grads = module.loss_and_grads(params, inputs, **spec.constants)
+    got_loss, grads = module.loss_and_grads(params, inputs, **keywords(module.loss_and_grads, spec.constants))
     _close("kernels' loss", got_loss, loss, spec)
     assert set(grads) == set(spec.params)
     for name in spec.params:
@@ -384,7 +402,7 @@ def test_random_network_files_through_grad_codegen_and_sheet(spec):
         assert (Path(tmp) / "sheet" / "answer_sheet.tex").read_text().startswith("%")
     params, inputs = problem(spec)
     loss, expected, _ = torch_reference(spec, params, inputs)
-    got_loss, grads = module.loss_and_grads(params, inputs, **spec.constants)
+    got_loss, grads = module.loss_and_grads(params, inputs, **keywords(module.loss_and_grads, spec.constants))
     _close("kernels' loss (from the file)", got_loss, loss, spec)
 
 

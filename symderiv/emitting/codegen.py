@@ -142,7 +142,7 @@ def _split(forward: list[Definition], backward: list[Definition], taken: set[str
     backward = [Definition(d.name, d.base, d.indices, rewrite_logs(d.expr)) for d in backward]
     forward, backward = stabilise_functions(forward), stabilise_functions(backward)
     everything = common_subexpressions(store_steps(inline_numbers([*forward, *backward]), taken), taken=taken)
-    last = max(n for n, d in enumerate(everything) if d.base in {f.base for f in forward})
+    last = max((n for n, d in enumerate(everything) if d.base in {f.base for f in forward}), default=-1)
     return everything[: last + 1], everything[last + 1:]
 
 
