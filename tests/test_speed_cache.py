@@ -206,27 +206,37 @@ def test_malformed_tables_are_refused(nodes):
 
 
 # ---- whole outputs ---------------------------------------------------------------------------------
-def test_an_output_is_rendered_once_then_read_back_and_a_damaged_one_is_rendered_again(fresh):
+def test_an_output_is_rendered_once_then_read_back_and_a_damaged_one_is_rendered_again(fresh, monkeypatch):
+    from symderiv.emitting import codegen
     calls = []
+    real = codegen.render_kernels
 
-    def render(net):
+    def counted(net):
         calls.append(net)
-        return f"gradient of c: {net.gradient('c').expr}\n"
-
-    first = cache.cached_text("demo", tiny(), render)
-    assert cache.cached_text("demo", tiny(name="renamed"), render) == first and len(calls) == 1
-    assert cache.cached_text("other kind", tiny(), render) == first and len(calls) == 2
+        return real(net)
+    counted.__module__, counted.__qualname__ = real.__module__, real.__qualname__  # counted as the real one
+    first = cache.cached_text("kernels", tiny(), counted)
+    assert cache.cached_text("kernels", tiny(), counted) == first and len(calls) == 1
+    renamed = cache.cached_text("kernels", tiny(name="renamed"), counted)  # the name shows in the text
+    assert len(calls) == 2 and "renamed" in renamed and renamed != first
+    assert cache.cached_text("other kind", tiny(), counted) == first and len(calls) == 3
     for path in (fresh.parent / "outputs").glob("*.json"):
         doc = json.loads(path.read_text())
-        path.write_text(json.dumps({**doc, "text": "gradient of c: 0\n"}))  # the checksum no longer fits
-    assert cache.cached_text("demo", tiny(), render) == first and len(calls) == 3
+        path.write_text(json.dumps({**doc, "text": "def loss_and_grads(): pass\n"}))  # the checksum no longer fits
+    assert cache.cached_text("kernels", tiny(), counted) == first and len(calls) == 4
 
 
 def test_an_output_of_an_unverified_derivation_is_not_kept(fresh):
-    calls = []
-    cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
-    cache.cached_text("demo", tiny(), lambda net: calls.append(net) or "no derivation behind this")
-    assert len(calls) == 2 and not (fresh.parent / "outputs").exists()
+    from symderiv.emitting.codegen import render_kernels
+    from symderiv.verification.self_check import set_verification
+    set_verification(False)
+    try:
+        cache.cached_text("kernels", tiny(), render_kernels)
+    finally:
+        set_verification(True)
+    assert not (fresh.parent / "outputs").exists()
+    cache.cached_text("kernels", tiny(), render_kernels)  # verified now: kept
+    assert len(list((fresh.parent / "outputs").glob("*.json"))) == 1
 
 
 def test_the_key_does_not_depend_on_the_hash_seed():
@@ -239,3 +249,13 @@ def test_the_key_does_not_depend_on_the_hash_seed():
                            cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONHASHSEED": seed}).stdout
             for seed in ("1", "2")}
     assert len(keys) == 1 and keys != {"None\n"}
+
+
+def test_a_replaced_renderer_is_never_cached_in_place_of_the_real_one(fresh):
+    from symderiv.emitting.codegen import render_kernels
+    net = tiny()
+    net.derivations()  # verified, in the memo: outputs may now be stored
+    assert cache.cached_text("kernels", net, lambda network: "# a test double\n") == "# a test double\n"
+    real = cache.cached_text("kernels", net, render_kernels)
+    assert real == render_kernels(net) and "a test double" not in real
+    assert cache.cached_text("kernels", net, render_kernels) == real  # the real one is kept and comes back

@@ -99,8 +99,9 @@ def _file_digest(path: str) -> str:
 class _Canon:
     """A canonical, JSON-able description of a network and the classes it uses."""
 
-    def __init__(self):
+    def __init__(self, presentation: bool = False):
         self.classes: dict[type, object] = {}
+        self.presentation = presentation  # also the fields that change no formula (names, file lines)
 
     def value(self, v, depth=0):
         import sympy as sp
@@ -117,7 +118,7 @@ class _Canon:
         if isinstance(v, dict):
             return ["dict", [[self.value(k, depth + 1), self.value(x, depth + 1)] for k, x in v.items()]]
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            skip = _PRESENTATION_ONLY.get(type(v).__name__, set())
+            skip = set() if self.presentation else _PRESENTATION_ONLY.get(type(v).__name__, set())
             return ["dataclass", self.type_name(type(v)),
                     [[f.name, self.value(getattr(v, f.name), depth + 1)] for f in dataclasses.fields(v)
                      if not f.name.startswith("_") and f.name not in skip]]
@@ -188,9 +189,13 @@ def _library_class(cls) -> bool:
     return found is cls
 
 
-def network_key(network) -> str | None:
-    """The SHA-256 (hex) naming ``network``'s derivations, or None if it cannot be described for sure."""
-    canon = _Canon()
+def network_key(network, presentation: bool = False) -> str | None:
+    """The SHA-256 (hex) naming ``network``'s derivations, or None if it cannot be described for sure.
+
+    With ``presentation``, the key also sees what only shows in a text (the
+    network's name, its file, the nodes' lines): the key of a whole output.
+    """
+    canon = _Canon(presentation)
     try:
         checked = network.validate()
         content = canon.value(network)
@@ -326,20 +331,20 @@ def store_backprop(network, built, backprop: Backprop) -> None:
 # ---- whole outputs (the kernels module, the answer sheet) ------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _output_digest() -> str:
-    """Every file of the package and its templates, and the versions of what renders and formats."""
-    import shutil
-
+    """Every file of the package and its templates, and the version of what renders."""
     import jinja2
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(f"{_engine_digest()}|jinja2 {jinja2.__version__}".encode())
-    ruff = shutil.which("ruff")  # the kernels are formatted with ruff when it is on PATH
-    if ruff:
-        stat = os.stat(ruff)
-        digest.update(f"|ruff {ruff} {stat.st_size} {stat.st_mtime_ns}".encode())
     for folder in (root, root.parent / "templates"):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _is_shipped_renderer(render) -> bool:
+    """Only symderiv's own renderers are cached: a replaced one (a test double, a wrapper) always runs."""
+    return getattr(render, "__module__", "").startswith("symderiv.") and \
+        "<" not in getattr(render, "__qualname__", "<")
 
 
 def cached_text(kind: str, network, render) -> str:
@@ -348,10 +353,11 @@ def cached_text(kind: str, network, render) -> str:
     A text is stored only when the network's derivations were verified (they
     are then in the memo); a missing or damaged file is rendered again.
     """
-    key = network_key(network) if enabled() else None
+    key = network_key(network, presentation=True) if enabled() and _is_shipped_renderer(render) else None
     if key is None:
         return render(network)
-    key = hashlib.sha256(f"{key}|{kind}|{_output_digest()}".encode()).hexdigest()
+    name = f"{render.__module__}:{render.__qualname__}"
+    key = hashlib.sha256(f"{key}|{kind}|{name}|{_output_digest()}".encode()).hexdigest()
     path = cache_dir() / "outputs" / f"{key}.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
