@@ -61,8 +61,31 @@ def test_a_wrong_layer_derivation_is_refused(monkeypatch):
     derivation = layer.vjp("x", verify=False)
     derivation.expr = derivation.expr + 1
     with pytest.raises(DerivationError, match=r"Linear: the VJP with respect to 'x' is wrong .*at i=0, u=0 "
-                                              r"\(sizes \{m: 3, n_in: 2, n_out: 4\}\)"):
+                                              r"\(sizes \{m: 3, n_in: 4, n_out: 2\}\)"):
         check_layer_derivation(layer, derivation, "vjp", "x")
+
+
+class Scaled(sd.Layer):
+    """``y = α x``, with α a setting of the layer object (a user's own attribute)."""
+
+    signature = "x[m, n] -> y[m, n]"
+
+    def __init__(self, alpha, **sizes):
+        super().__init__(**sizes)
+        self.alpha = alpha
+
+    def forward(self, f, x):
+        return lambda i, u: self.alpha * x[i, u]
+
+
+def test_a_check_is_reused_only_for_the_same_layer(monkeypatch):
+    monkeypatch.setattr(self_check, "_LAYER_CHECKS", {})
+    checked = []
+    original = self_check.verify_derivation
+    monkeypatch.setattr(self_check, "verify_derivation", lambda d, **kw: checked.append(d) or original(d, **kw))
+    assert str(Scaled(2).vjp("x").expr) != str(Scaled(3).vjp("x").expr)
+    Scaled(3).vjp("x")  # the same layer again: its verdict is kept
+    assert len(checked) == 2  # one check for α = 2, one for α = 3
 
 
 @pytest.mark.parametrize("function", [lambda x: sp.besselj(0, x)], ids=["besselj"])  # erf prints through scipy.special

@@ -18,8 +18,9 @@ CASES = [(cls, arg, kind) for cls in ALL_LAYERS for arg, spec in cls().arg_specs
 
 
 def derive(cls, arg, kind):
+    """Derived without the check made on creation: the test runs the full one itself."""
     layer = cls()
-    return layer.jacobian(arg) if kind == "jacobian" else layer.vjp(arg)
+    return layer.jacobian(arg, verify=False) if kind == "jacobian" else layer.vjp(arg, verify=False)
 
 
 @pytest.mark.parametrize("cls, arg, kind", CASES, ids=[f"{c.op}-{a}-{k}" for c, a, k in CASES])

@@ -308,6 +308,14 @@ class Layer:
         from symderiv.derivation.layer_derivations import layer_vjp
         return layer_vjp(self, wrt, verify=verify)
 
+    def key(self) -> tuple:
+        """What tells two layers apart: the class and every attribute (sizes, extra axes, a user's own).
+
+        Results learned or checked for one layer are reused for another only
+        when their keys are equal.
+        """
+        return (type(self), tuple(sorted((name, repr(value)) for name, value in vars(self).items())))
+
     def __repr__(self) -> str:
         sizes = ", ".join([*([f"extra_axes={len(self.extra)}"] if self.extra else []),
                            *(f"{k}={v}" for k, v in self.sizes.items() if str(v) != k)])

@@ -211,13 +211,13 @@ _RULES_CACHE: dict = {}
 
 
 def rules_for(built: BuiltLayer) -> Rules:
-    """``learn_rules(built)``, solved once per layer class and sizes, then renamed to ``built``'s names.
+    """``learn_rules(built)``, solved once per layer (its :meth:`~symderiv.layers.base.Layer.key`), then renamed.
 
     ``sympy.solve`` is the slow part of learning rules; a network uses the same
     layer many times under other names.
     """
     layer = built.layer
-    key = (type(layer), tuple(sorted((k, str(v)) for k, v in layer.sizes.items())))
+    key = layer.key()
     if key not in _RULES_CACHE:
         _RULES_CACHE[key] = (layer.build(), None)
         _RULES_CACHE[key] = (_RULES_CACHE[key][0], learn_rules(_RULES_CACHE[key][0]))

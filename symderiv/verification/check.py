@@ -22,6 +22,7 @@ from symderiv.layers.indices import substitute
 from symderiv.simplification.guard import SimplificationTimeout, time_limit
 from symderiv.simplification.steps import at_kinks, piecewise_to_steps
 from symderiv.verification.forward import bind_arrays, forward_values
+from symderiv.verification.mp_eval import NotEvaluable, evaluate_at
 
 
 class VerificationError(AssertionError):
@@ -52,13 +53,22 @@ class VerificationReport:
 
 def default_sizes(built, batch: int = 3, features: int = 2) -> dict:
     """Small sizes, all different (so that a matrix cannot pass for its transpose): ``m`` is ``batch``,
-    the other sizes ``features``, ``features + 1``, ... (skipping ``batch``), in name order."""
-    symbols = set()
-    for shape in [*built.shapes.values(), built.output.shape]:
+    the other sizes ``features``, ``features + 1``, ... (skipping ``batch``).
+
+    The smallest go to the sizes on the most axes (the tokens of attention,
+    which index its scores twice), then by name: the explicit expressions of the
+    brute-force check grow with the product of the sizes on each array.
+    """
+    axes: dict = {}
+    for shape in [*built.shapes.values(), *(d.shape for d in built.intermediates), built.output.shape]:
         for size in shape:
-            symbols |= size.free_symbols
+            for symbol in size.free_symbols:
+                axes[symbol] = axes.get(symbol, 0) + 1
     others = (v for v in itertools.count(features) if v != batch)
-    return {s: (batch if s.name == "m" else next(others)) for s in sorted(symbols, key=str)}
+    order = sorted((s for s in axes if s.name != "m"), key=lambda s: (-axes[s], str(s)))
+    table = {s: next(others) for s in order}
+    table.update({s: batch for s in axes if s.name == "m"})
+    return dict(sorted(table.items(), key=lambda item: str(item[0])))
 
 
 def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None):
@@ -122,11 +132,21 @@ def _key(base) -> str:
     return str(base.label if isinstance(base, sp.IndexedBase) else base)
 
 
+def _nodes(expr, limit: int) -> int:
+    """The number of nodes of ``expr``'s tree, counted up to ``limit`` (``count_ops`` walks all of it)."""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count >= limit:
+            break
+    return count
+
+
 def _is_zero(got, expected, seconds: float, rng) -> str | None:
     """How ``got == expected`` was shown ("symbolic" or "numeric"), or None if they differ.
 
     Both sides are first compared with 50 significant digits at three random
-    points (``lambdify`` to mpmath, with common subexpressions); then, for
+    points (:mod:`~symderiv.verification.mp_eval`, each distinct subexpression once); then, for
     small expressions, ``expand``, ``cancel`` and ``simplify`` of the
     difference under a time limit try to prove it zero symbolically. Large
     network expressions with exp, log and sqrt, which SymPy cannot cancel in
@@ -138,16 +158,22 @@ def _is_zero(got, expected, seconds: float, rng) -> str | None:
     symbols = sorted(got.free_symbols | expected.free_symbols, key=str)
     points = [[sp.Rational(int(rng.integers(200, 1200)), 1000) * (1 if rng.random() < 0.7 else -1)
                for _ in symbols] for _ in range(3)]
-    function = sp.lambdify(symbols, [got, expected], modules=["mpmath"], cse=True)
+    function = None
     with mpmath.workdps(50):
         for point in points:
+            values = [mpmath.mpf(p.p) / p.q for p in point]
             try:
-                left, right = function(*[mpmath.mpf(p.p) / p.q for p in point])
+                try:
+                    env = dict(zip(symbols, values))
+                    left, right = evaluate_at(got, env), evaluate_at(expected, env)
+                except NotEvaluable:  # a condition or a Piecewise: lambdify knows them
+                    function = function or sp.lambdify(symbols, [got, expected], modules=["mpmath"], cse=True)
+                    left, right = function(*values)
             except (NameError, TypeError) as exc:  # a function mpmath does not know
                 raise VerificationError(f"cannot evaluate {got} or {expected} at 50 digits: {exc}") from exc
             if not abs(left - right) <= mpmath.mpf("1e-35") * max(1, abs(right)):
                 return None
-    if sp.count_ops(got) + sp.count_ops(expected) <= 300:
+    if _nodes(got, 600) + _nodes(expected, 600) <= 600:
         try:
             with time_limit(seconds):
                 difference = sp.expand(got - expected)

@@ -54,7 +54,7 @@ _LAYER_CHECKS: dict = {}
 
 def check_layer_derivation(layer, derivation, kind: str, wrt: str):
     """Verify a layer's ``kind`` ("jacobian" or "vjp") with respect to ``wrt``; raise :class:`DerivationError`."""
-    key = (type(layer), tuple(sorted((k, str(v)) for k, v in layer.sizes.items())), kind, wrt)
+    key = (layer.key(), kind, wrt)
     if key in _LAYER_CHECKS:
         return _LAYER_CHECKS[key]
     what = f"{type(layer).__name__}: the {'Jacobian' if kind == 'jacobian' else 'VJP'} with respect to {wrt!r}"
