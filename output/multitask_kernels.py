@@ -38,10 +38,10 @@ def _check(name, array, expected, shape_text):
         raise ValueError(f"{name} must have shape {shape_text} = {expected}, got {array.shape}")
 
 
-def _constant(value, name):
-    """``value`` as a float; a ValueError naming the constant if it is missing or not a number."""
+def _constant(value, name, keyword):
+    """``value`` as a float; a ValueError naming the constant (and its keyword) if it is missing or not a number."""
     if value is None:
-        raise ValueError(f"the constant {name!r} has no default value: pass {name}=<number>")
+        raise ValueError(f"the constant {name!r} has no default value: pass {keyword}=<number>")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -66,6 +66,7 @@ def _rows_sum_to_one(name, array):
 
 def forward(params, inputs, *, p=0.5, eps=1e-05):
     """Forward pass of the network 'multitask'; returns (outputs by node, cache).
+    The total loss is the output named L (a node's value is under its name).
 
     Arrays (batch-major): x (m, n_x), y_a (m, n_ya), y_b (m, n_yb), M (m, n_1a), theta_1a (n_1a, n_x), b_1a (n_1a,), theta_2a (n_ya, n_1a), b_2a (n_ya,), theta_1b (n_1b, n_x), b_1b (n_1b,), gamma (n_1b,), beta (n_1b,), theta_2b (n_yb, n_1b + n_ya), b_2b (n_yb,).
     Constants: p, eps.
@@ -138,8 +139,8 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     _check("theta_2b", theta_2b, (n_yb, size_n_1b + n_ya), "(n_yb, n_1b + n_ya)")
     _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
     _rows_sum_to_one("y_b", y_b)
-    p = _constant(p, "p")
-    eps = _constant(eps, "eps")
+    p = _constant(p, "p", "p")
+    eps = _constant(eps, "eps", "eps")
     z_1a = x @ theta_1a.T
     z_1a += b_1a
     step_z_1a = z_1a > 0
@@ -308,6 +309,8 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     """(L, gradients by parameter name): forward then backward in one body, which owns every array
     but the gradients (reused in place, or let go after its last use).
 
+    Constants: p, eps.
+    Rows of y_b must sum to 1 (checked: ValueError).
     L = L_a + L_b
     """
     x = _array(_fetch(inputs, "inputs", "x"), "x", 2, "(m, n_x)")
@@ -360,8 +363,8 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     _check("theta_2b", theta_2b, (n_yb, size_n_1b + n_ya), "(n_yb, n_1b + n_ya)")
     _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
     _rows_sum_to_one("y_b", y_b)
-    p = _constant(p, "p")
-    eps = _constant(eps, "eps")
+    p = _constant(p, "p", "p")
+    eps = _constant(eps, "eps", "eps")
     z_1a = x @ theta_1a.T
     z_1a += b_1a
     step_z_1a = z_1a > 0
@@ -511,8 +514,8 @@ def predict(params, inputs, *, p=0.5, eps=1e-05):
     _check("beta", beta, (size_n_1b,), "(n_1b,)")
     _check("theta_2b", theta_2b, (n_yb, size_n_1b + n_ya), "(n_yb, n_1b + n_ya)")
     _check("b_2b", b_2b, (n_yb,), "(n_yb,)")
-    p = _constant(p, "p")
-    eps = _constant(eps, "eps")
+    p = _constant(p, "p", "p")
+    eps = _constant(eps, "eps", "eps")
     z_1a = x @ theta_1a.T
     z_1a += b_1a
     a_1a = np.maximum(z_1a, 0)
@@ -640,7 +643,7 @@ def dropout_forward(x, M, *, p=0.5):
     M = M.astype(dtype, copy=False)
     _check("x", x, (m, n), "(m, n)")
     _check("M", M, (m, n), "(m, n)")
-    p = _constant(p, "p")
+    p = _constant(p, "p", "p")
     t0 = 1/(1 - p)
     y = M*x
     y *= t0
@@ -688,7 +691,7 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-05):
     _check("x", x, (m, n), "(m, n)")
     _check("gamma", gamma, (n,), "(n,)")
     _check("beta", beta, (n,), "(n,)")
-    eps = _constant(eps, "eps")
+    eps = _constant(eps, "eps", "eps")
     t0 = 1/m
     mu = t0*(np.ones(m, dtype=x.dtype) @ x)
     t1 = x - mu

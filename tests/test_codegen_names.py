@@ -37,6 +37,7 @@ NAMINGS = {
                         "n": "step_z", "out": "t2", "loss": "grad_c"},
     "symbolic_names": {"out": "xhat_n", "loss": "mu_n", "c2": "var_n", "gamma": "delta_loss_"},
     "sizes_and_nodes": {"x": "n_x", "z": "n_h", "out": "n_y", "eps": "alpha"},
+    "total_loss_name": {"loss": "L", "out": "L_total", "eps": "np"},  # the total loss's own key is taken
 }
 
 
@@ -98,7 +99,7 @@ def test_kernels_match_pytorch_under_any_names(generated):
     names, _, module = generated
     values, params, inputs = problem(names)
     # a constant without a default (any name but p and eps) is a required keyword argument
-    keyword = {names["eps"]: 1e-3} if names["eps"] != "eps" else {}
+    keyword = {names["eps"] + ("_" if names["eps"] == "np" else ""): 1e-3} if names["eps"] != "eps" else {}
     loss, grads = module.loss_and_grads(params, inputs, **keyword)
     ref_loss, ref_grads = torch_reference(values, 1e-3 if keyword else 1e-5)
     assert abs(loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
@@ -106,7 +107,10 @@ def test_kernels_match_pytorch_under_any_names(generated):
     for role, ref in ref_grads.items():
         np.testing.assert_allclose(grads[names[role]], ref, rtol=1e-9, atol=1e-12, err_msg=f"{role} as {names[role]}")
     outputs, cache = module.forward(params, inputs, **keyword)
-    assert sorted(outputs) == sorted([names[r] for r in ("z", "a", "n", "out", "loss")] + ["L"])
+    nodes = [names[r] for r in ("z", "a", "n", "out", "loss")]
+    total = next(k for k in ("L", "L_total", "L_total_") if k not in nodes)
+    assert sorted(outputs) == sorted([*nodes, total])
+    assert outputs[total] == loss and outputs[names["loss"]] == loss  # one loss of weight 1
     predicted = module.predict(params, {names["x"]: inputs[names["x"]]}, **keyword)  # y is a target
     assert sorted(predicted) == sorted(names[r] for r in ("z", "a", "n", "out"))
     for key, value in predicted.items():
@@ -133,6 +137,15 @@ def test_constant_without_default_is_named():
         module.loss_and_grads(params, inputs)
     with pytest.raises(ValueError, match="'alpha'"):
         module.forward(params, inputs, alpha="much")
+
+
+def test_a_missing_constant_names_the_keyword_it_is_passed_by():
+    names = names_of("total_loss_name")
+    module = load_kernels(render_kernels(network(names)))
+    _, params, inputs = problem(names)
+    with pytest.raises(ValueError, match=r"the constant 'np' has no default value: pass np_=<number>"):
+        module.loss_and_grads(params, inputs)
+    assert module.loss_and_grads(params, inputs, np_=1e-3)[0] > 0
 
 
 HOSTILE_NAMES = [

@@ -228,3 +228,25 @@ def test_expression_size_counts_nodes(expr, size):
 def test_the_size_budget_stops_counting_early():
     huge = sp.Add(*sp.symbols("x0:5000"))
     assert expression_size(huge, limit=10) == 11 and not within_budget(huge, 10)
+
+
+def test_a_slow_machine_gets_an_error_never_another_closed_form(monkeypatch):
+    """Which normal forms and rules are tried is decided by size; a time limit that fires only aborts."""
+    import contextlib
+
+    import symderiv as sd
+    from symderiv.derivation import cache
+    from symderiv.simplification import pipeline, rules
+
+    @contextlib.contextmanager
+    def expired(seconds):
+        raise SimplificationTimeout(f"a SymPy call ran past its limit of {seconds} s")
+        yield
+
+    monkeypatch.setenv("SYMDERIV_NO_CACHE", "1")
+    monkeypatch.setattr(rules, "_RULES_CACHE", {})
+    monkeypatch.setattr(pipeline, "time_limit", expired)
+    monkeypatch.setattr(rules, "time_limit", expired)
+    cache.clear_memo()
+    with pytest.raises(SimplificationTimeout):
+        sd.LAYERS["batchnorm"]().vjp("x", verify=False)

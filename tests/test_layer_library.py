@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+import torch  # a test dependency: its absence fails, never skips
 
 import symderiv as sd
 from symderiv.bench import load_kernels
 from symderiv.emitting.codegen import CONSTANT_DEFAULTS, render_kernels
 from symderiv.layers.base import ELLIPSIS, expand_shape, extra_axis_names, parse_signature
 
-torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 

@@ -157,8 +157,7 @@ def _kernel_pair(forward, backward, keep, args, constants, printer, outputs=(), 
     taken = {label_of(a.base) for a in [*args, *constants]} | set(printer.names.used)
     backward = prune(backward, keep)
     forward, backward = _split(forward, backward, taken)
-    head = _prologue(args, printer) + [f"{printer.name(c.base)} = _constant({printer.name(c.base)}, "
-                                       f"{quote(c.name)})" for c in constants]
+    head = _prologue(args, printer) + [_constant_line(c, printer) for c in constants]
     returned = {printer.name(b) for b in keep}
     bwd_lines = statements(hoist_results(backward), printer, returned)
     cache = loaded(bwd_lines)
@@ -173,6 +172,11 @@ def _kernel_pair(forward, backward, keep, args, constants, printer, outputs=(), 
 def _signature(positional: list[str], constants: list[Arg], printer) -> str:
     keywords = [f"{printer.name(c.base)}={CONSTANT_DEFAULTS.get(c.name)!r}" for c in constants]
     return ", ".join([*positional, *(["*", *keywords] if keywords else [])])
+
+
+def _constant_line(constant: Arg, printer) -> str:
+    keyword = printer.name(constant.base)
+    return f"{keyword} = _constant({keyword}, {quote(constant.name)}, {quote(keyword)})"
 
 
 def _constants_doc(constants: list[Arg], printer) -> list[str]:
@@ -213,7 +217,8 @@ def network_functions(network) -> list[Function]:
     fwd, bwd, cache, fused = _kernel_pair(forward, backward, keep, args, constants, printer,
                                           [*node_bases.values(), loss], loss)
     L = printer.name(loss)
-    outputs = _display([(quote(n), printer.name(b)) for n, b in [*node_bases.items(), ("L", loss)]])
+    total = next(k for k in ("L", *(f"L_total{'_' * n}" for n in range(len(node_bases) + 1))) if k not in node_bases)
+    outputs = _display([(quote(n), printer.name(b)) for n, b in [*node_bases.items(), (total, loss)]])
     cache_dict = _display([(quote(n), n) for n in cache])
     grads = _display([(quote(n), printer.name(g.base)) for n, g in gradients.items()])
     shapes = ", ".join(f"{a.name} {_shape_text(a.shape)}" for a in args)
@@ -224,7 +229,8 @@ def network_functions(network) -> list[Function]:
     predict = _predict(network, forward, args, constants, node_bases)
     return [
         Function("forward", signature,
-                 [f"Forward pass of the network {network.name!r}; returns (outputs by node, cache).", "",
+                 [f"Forward pass of the network {network.name!r}; returns (outputs by node, cache).",
+                  f"The total loss is the output named {total} (a node's value is under its name).", "",
                   f"Arrays (batch-major): {shapes}.", *constants_doc, *rows_doc, "",
                   *(_formula(d) for d in forward)],
                  [*fwd, f"{L} = float({L})"], f"{outputs}, {cache_dict}"),
@@ -235,7 +241,7 @@ def network_functions(network) -> list[Function]:
         Function("loss_and_grads", signature,
                  ["(L, gradients by parameter name): forward then backward in one body, which owns every array",
                   "but the gradients (reused in place, or let go after its last use).", "",
-                  f"L = {built.output.expr}"],
+                  *constants_doc, *rows_doc, f"L = {built.output.expr}"],
                  [*fused, f"{L} = float({L})"], f"{L}, {grads}"),
         predict,
     ]
@@ -270,8 +276,7 @@ def _predict(network, forward, args, constants, node_bases) -> Function:
     printer = ArrayCodePrinter(_namespace(mine, mine_constants, kept), fuse=True)  # names of its own
     taken = {label_of(a.base) for a in [*args, *constants]}
     definitions, _ = _split(kept, [], taken)
-    head = _prologue(mine, printer) + [f"{printer.name(c.base)} = _constant({printer.name(c.base)}, "
-                                       f"{quote(c.name)})" for c in mine_constants]
+    head = _prologue(mine, printer) + [_constant_line(c, printer) for c in mine_constants]
     body = head + statements(definitions, printer, {printer.name(b) for b in outputs.values()}, allocate=True)
     left_out = sorted(a.name for a in args if a.base in targets)
     return Function("predict", _signature(["params", "inputs"], mine_constants, printer),

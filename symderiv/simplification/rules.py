@@ -31,7 +31,11 @@ import sympy as sp
 
 from symderiv.layers.base import BuiltLayer, Definition
 from symderiv.layers.indices import index_labels, substitute
-from symderiv.simplification.guard import SimplificationTimeout, time_limit
+from symderiv.simplification.guard import time_limit, within_budget
+
+SOLVE_BUDGET = 400  # nodes of an equation solve is tried on (the shipped layers' largest: about 100)
+IDENTITY_BUDGET = 1000  # nodes of a rule whose identity is checked (the shipped layers' largest: about 140)
+ABORT_SECONDS = 120  # a safety net only: past it the derivation stops with an error, nothing is skipped
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,19 @@ def _solve_for(definition: Definition, piece: sp.Expr):
     opaque.update({s: sp.Dummy(s.name, **s.assumptions0) for s in equation.free_symbols
                    if isinstance(s, sp.Symbol) and s not in opaque and s != t and not isinstance(s, sp.Idx)})
     back = {d: a for a, d in opaque.items()}
+    if not within_budget(equation, SOLVE_BUDGET):  # decided by size, never by time: the same rules everywhere
+        return None
     try:
-        with time_limit(10):
+        with time_limit(ABORT_SECONDS):
             solutions = sp.solve(equation.xreplace(opaque), t, dict=False, simplify=False, rational=False)
-    except (NotImplementedError, ValueError, TypeError, SimplificationTimeout):
+    except (NotImplementedError, ValueError, TypeError):
         return None
     if len(solutions) != 1 or solutions[0].has(sp.I, sp.Piecewise, sp.LambertW):
         return None
     return solutions[0].xreplace(back)
 
 
-def is_identity(definition: Definition, piece: sp.Expr, value: sp.Expr, seconds: float = 5.0) -> bool:
+def is_identity(definition: Definition, piece: sp.Expr, value: sp.Expr) -> bool:
     """Whether ``piece = value`` holds for every real input at which the definition is defined.
 
     The definition is substituted back into ``value`` and the difference
@@ -107,10 +113,12 @@ def is_identity(definition: Definition, piece: sp.Expr, value: sp.Expr, seconds:
         opaque.update({s: sp.Dummy(s.name, **s.assumptions0) for s in e.free_symbols
                        if isinstance(s, sp.Symbol) and s not in opaque and not isinstance(s, sp.Idx)})
     difference = difference.xreplace(opaque)
+    if not within_budget(difference, IDENTITY_BUDGET):
+        return False
     try:
-        with time_limit(seconds):
+        with time_limit(ABORT_SECONDS):
             zero = difference == 0 or sp.cancel(difference) == 0 or sp.simplify(difference) == 0
-    except (SimplificationTimeout, NotImplementedError, TypeError, ValueError):
+    except (NotImplementedError, TypeError, ValueError):
         zero = False
     if not zero:
         return False

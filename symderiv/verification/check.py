@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from symderiv.layers.indices import substitute
-from symderiv.simplification.guard import SimplificationTimeout, time_limit
+from symderiv.simplification.guard import SimplificationTimeout, expression_size, time_limit
 from symderiv.simplification.steps import at_kinks, piecewise_to_steps
 from symderiv.verification.forward import bind_arrays, forward_values
 from symderiv.verification.mp_eval import NotEvaluable, evaluate_at
@@ -132,16 +132,6 @@ def _key(base) -> str:
     return str(base.label if isinstance(base, sp.IndexedBase) else base)
 
 
-def _nodes(expr, limit: int) -> int:
-    """The number of nodes of ``expr``'s tree, counted up to ``limit`` (``count_ops`` walks all of it)."""
-    count = 0
-    for _ in sp.preorder_traversal(expr):
-        count += 1
-        if count >= limit:
-            break
-    return count
-
-
 def _is_zero(got, expected, seconds: float, rng) -> str | None:
     """How ``got == expected`` was shown ("symbolic" or "numeric"), or None if they differ.
 
@@ -173,7 +163,7 @@ def _is_zero(got, expected, seconds: float, rng) -> str | None:
                 raise VerificationError(f"cannot evaluate {got} or {expected} at 50 digits: {exc}") from exc
             if not abs(left - right) <= mpmath.mpf("1e-35") * max(1, abs(right)):
                 return None
-    if _nodes(got, 600) + _nodes(expected, 600) <= 600:
+    if expression_size(got, 600) + expression_size(expected, 600) <= 600:
         try:
             with time_limit(seconds):
                 difference = sp.expand(got - expected)
