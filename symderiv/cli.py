@@ -1,4 +1,4 @@
-"""The ``symderiv`` command line: derive, gradients, sheet, codegen, bench.
+"""The ``symderiv`` command line: derive, grad, sheet, codegen, check, bench, timing.
 
 Every user mistake (unknown layer, bad file, wrong name) and every refused or
 failed write (``cannot write PATH: REASON``) ends with a one-line

@@ -221,6 +221,14 @@ def relative_error(got, want) -> float:
     return float(np.max(np.abs(got - want)) / max(1.0, float(np.max(np.abs(want)))))
 
 
+def test_every_shipped_layer_has_a_title_for_the_sheet():
+    from symderiv.emitting.sheet import render_sheet
+    untitled = sorted(cls.op for cls in sd.layers.SHIPPED if not cls.title)
+    assert not untitled, f"shipped layers without a title: {untitled}"
+    sheet = render_sheet(sd.networks.load(network="mlp"))
+    assert "Hyperbolic tangent" in sheet and "of this network's own" not in sheet
+
+
 def test_every_shipped_op_is_in_the_table():
     shipped = {cls.op for cls in sd.layers.SHIPPED}
     assert shipped <= set(TABLE), f"ops without a PyTorch reference: {sorted(shipped - set(TABLE))}"
@@ -382,3 +390,15 @@ def test_a_layer_without_ellipsis_takes_no_extra_axes():
     with pytest.raises(ValueError, match="has no '...'"):
         sd.BatchNorm(extra_axes=1)
     assert sd.Linear(extra_axes=1).arg_specs["x"].shape == ("m", "n_t", "n_in")
+
+
+def test_the_readme_lists_the_shipped_layers_as_they_are():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def listed(names):
+        return ", ".join(f"`{n}`" for n in names) or "—"
+    for cls in sd.layers.SHIPPED:
+        row = (f"| `{cls.op}` | `{cls.__name__}` | {cls.title} | `{cls.signature}` | {listed(cls.params)} | "
+               f"{listed(cls.constants)} | {listed(cls.distributions)} |")
+        assert row in readme, f"README's layer table is stale: {row}"

@@ -9,7 +9,8 @@ from symderiv.commands._network_args import add_network_arguments, network_from_
 def add_parser(sub) -> None:
     parser = sub.add_parser("codegen", help="write a standalone NumPy module: forward, backward, per-layer kernels",
                             description="Print a network's derived forward and backward passes as vectorized "
-                                        "NumPy code (imports only NumPy).")
+                                        "NumPy code (imports NumPy, and scipy.special only for a function "
+                                        "without a NumPy ufunc, such as erf).")
     add_network_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="the Python file to write")
     parser.add_argument("--force", action="store_true", help="overwrite a file that symderiv did not generate")

@@ -23,12 +23,7 @@ from symderiv.printing.latex import sheet_latex
 from symderiv.simplification.pipeline import simplify_index_expr
 from symderiv.simplification.rules import rules_for
 
-__all__ = ["TITLES", "block_one", "layer_title"]
-
-TITLES = {"linear": "Fully connected layer", "relu": "ReLU", "dropout": "Inverted dropout",
-          "batchnorm": "Batch normalization (training mode)", "softmax": "Softmax",
-          "concat": "Concatenation", "mse": "Squared-error loss", "cross_entropy": "Cross-entropy loss"}
-
+__all__ = ["block_one", "layer_title"]
 
 NOTES = {"dropout": Latex(r"$M$ is the keep-mask: for each unit a uniform $r_{iu} \in [0, 1)$ is drawn and "
                             r"$M_{iu} = [r_{iu} \geq p]$, so $p$ is the probability of dropping the unit."),
@@ -52,10 +47,20 @@ def _sizes(built, names) -> Latex:
 
 
 def layer_title(layer) -> str:
-    """A heading in words: the library's layers by name, a user's layer by its class name."""
-    if layer.op in TITLES:
-        return TITLES[layer.op]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", type(layer).__name__)
+    """A heading in words: the layer's ``title``, else its class name split before each capitalised word.
+
+    >>> from symderiv.layers import LayerNorm
+    >>> layer_title(LayerNorm())
+    'Layer normalization'
+    >>> class ScaledLayerNorm(LayerNorm):
+    ...     title = ""
+    ...
+    >>> layer_title(ScaledLayerNorm())
+    "The layer Scaled Layer Norm (a layer of this network's own)"
+    """
+    if layer.title:
+        return layer.title
+    words = re.sub(r"(?<=[A-Za-z0-9])(?=[A-Z][a-z])", " ", type(layer).__name__)
     return f"The layer {words} (a layer of this network's own)"
 
 

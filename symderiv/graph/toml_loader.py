@@ -6,8 +6,8 @@ complete example)::
     name = "multitask"
     layers = ["my_layers.py"]        # optional: Python modules of Layer subclasses, relative to
                                      # this file (loading them runs their code)
-    sizes = ["n_x", "n_1a"]          # the batch size m is implicit; a size may be arithmetic
-                                     # in size names and whole numbers: "2*ph + kh - 1"
+    sizes = ["n_x", "n_1a"]          # size names; the batch size m is implicit. A shape may use
+                                     # arithmetic in size names and whole numbers: "2*ph + kh - 1"
     constants = ["p", "eps"]
 
     [inputs]                         # name = shape, sizes separated by commas

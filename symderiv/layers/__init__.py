@@ -38,7 +38,7 @@ def layer_class(op: str) -> type[Layer]:
 
 SHIPPED = (
     Linear, ReLU, Dropout, BatchNorm, Softmax, Concat, MSELoss, CrossEntropyLoss,  # the homework's
-    Tanh, Sigmoid, SiLU, Softplus, LeakyReLU,  # activations (GELU: below)
+    Tanh, Sigmoid, SiLU, Softplus, LeakyReLU, GELU,  # activations
     Add, Mul, MatMul,  # structure
     LayerNorm, RMSNorm,  # normalization
     LogSoftmax, NLLLoss, BCEWithLogitsLoss, L2Penalty,  # losses
@@ -46,8 +46,7 @@ SHIPPED = (
 )
 for _cls in SHIPPED:
     register_layer(_cls)
-# GELU is declared (activations.py) but not registered yet: its erf prints as ``math.erf``, which neither
-# evaluates on arrays nor generates kernels; register it once the NumPy printer prints erf.
+# GELU's erf has no NumPy ufunc: kernels and evaluate() that use it import scipy.special (extra `special`).
 
 __all__ = [
     "GELU",

@@ -14,6 +14,7 @@ class ReLU(Layer):
     """``a = max(z, 0)``, written as a ``Piecewise`` so that its derivative is the step ``[z > 0]``, 0 at 0."""
 
     op = "relu"
+    title = "ReLU"
     signature = "z[m, ..., n] -> a[m, ..., n]"
 
     def forward(self, f, z):
@@ -24,6 +25,7 @@ class Tanh(Layer):
     """``y = tanh(x)``."""
 
     op = "tanh"
+    title = "Hyperbolic tangent"
     signature = "x[m, ..., n] -> y[m, ..., n]"
 
     def forward(self, f, x):
@@ -34,6 +36,7 @@ class Sigmoid(Layer):
     """``y = σ(x) = 1 / (1 + e^{−x})``."""
 
     op = "sigmoid"
+    title = "Logistic sigmoid"
     signature = "x[m, ..., n] -> y[m, ..., n]"
     latex_names = {"y": r"\sigma"}
 
@@ -45,6 +48,7 @@ class GELU(Layer):
     """``y = x · ½(1 + erf(x/√2))``: the exact form (PyTorch's default), not the tanh approximation."""
 
     op = "gelu"
+    title = "GELU (exact, through erf)"
     signature = "x[m, ..., n] -> y[m, ..., n]"
 
     def forward(self, f, x):
@@ -55,6 +59,7 @@ class SiLU(Layer):
     """``y = x σ(x) = x / (1 + e^{−x})`` (also called swish)."""
 
     op = "silu"
+    title = "SiLU (swish)"
     signature = "x[m, ..., n] -> y[m, ..., n]"
 
     def forward(self, f, x):
@@ -65,6 +70,7 @@ class Softplus(Layer):
     """``y = log(1 + e^{x})``."""
 
     op = "softplus"
+    title = "Softplus"
     signature = "x[m, ..., n] -> y[m, ..., n]"
 
     def forward(self, f, x):
@@ -75,6 +81,7 @@ class LeakyReLU(Layer):
     """``y = x`` for ``x > 0``, ``α x`` otherwise (``α`` a constant; derivative ``α`` at 0, like PyTorch)."""
 
     op = "leaky_relu"
+    title = "Leaky ReLU"
     signature = "x[m, ..., n], alpha -> y[m, ..., n]"
     constants = ("alpha",)
     latex_names = {"alpha": r"\alpha"}

@@ -257,6 +257,7 @@ class Layer:
     constants: ClassVar[tuple[str, ...]] = ()
     distributions: ClassVar[tuple[str, ...]] = ()
     latex_names: ClassVar[dict[str, str]] = {}
+    title: ClassVar[str] = ""  # a heading in words for the answer sheet ("Layer normalization")
 
     def __init__(self, extra_axes: int = 0, **sizes):
         args, (out_name, out_shape) = parse_signature(self.signature)

@@ -8,6 +8,7 @@ class BatchNorm(Layer):
     """``y = γ x̂ + β`` with ``x̂ = (x − μ)/√(σ² + ε)``, μ and σ² over the batch, per feature."""
 
     op = "batchnorm"
+    title = "Batch normalization (training mode)"
     signature = "x[m, n], gamma[n], beta[n], eps -> y[m, n]"
     params = ("gamma", "beta")
     constants = ("eps",)

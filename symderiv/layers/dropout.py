@@ -6,6 +6,7 @@ class Dropout(Layer):
     """``y = M ⊙ x / (1 − p)``."""
 
     op = "dropout"
+    title = "Inverted dropout"
     signature = "x[m, n], M[m, n], p -> y[m, n]"
     constants = ("p",)
 

@@ -6,6 +6,7 @@ class Linear(Layer):
     """``z[i, o] = Σ_u θ[o, u] x[i, u] + b[o]`` (θ laid out like ``torch.nn.Linear.weight``)."""
 
     op = "linear"
+    title = "Fully connected layer"
     signature = "x[m, ..., n_in], theta[n_out, n_in], b[n_out] -> z[m, ..., n_out]"
     params = ("theta", "b")
     latex_names = {"theta": r"\theta"}

@@ -8,6 +8,7 @@ class MSELoss(Layer):
     """``L = (1/m) Σ_i ½ ‖ŷ_i − y_i‖²``."""
 
     op = "mse"
+    title = "Squared-error loss"
     signature = "yhat[m, n], y[m, n] -> L"
     latex_names = {"yhat": r"\hat{y}"}
 
@@ -19,6 +20,7 @@ class CrossEntropyLoss(Layer):
     """``L = −(1/m) Σ_i Σ_u y_iu log ŷ_iu`` with ``y`` one-hot (each row sums to one)."""
 
     op = "cross_entropy"
+    title = "Cross-entropy loss"
     signature = "yhat[m, n], y[m, n] -> L"
     distributions = ("y",)
     latex_names = {"yhat": r"\hat{y}"}
@@ -31,6 +33,7 @@ class LogSoftmax(Layer):
     """``logp_u = z_u − log Σ_k exp(z_k)`` over the last axis (any rank)."""
 
     op = "log_softmax"
+    title = "Log-softmax"
     signature = "z[m, ..., n] -> logp[m, ..., n]"
 
     def forward(self, f, z):
@@ -41,6 +44,7 @@ class NLLLoss(Layer):
     """``L = −(1/m) Σ_i Σ_u y_iu logp_iu`` with ``y`` one-hot (the loss after ``log_softmax``)."""
 
     op = "nll"
+    title = "Negative log-likelihood loss"
     signature = "logp[m, n], y[m, n] -> L"
     distributions = ("y",)
 
@@ -52,6 +56,7 @@ class BCEWithLogitsLoss(Layer):
     """``L = (1/m) Σ_i Σ_u [log(1 + e^{z_iu}) − y_iu z_iu]``: binary cross-entropy of ``σ(z)``, y in [0, 1]."""
 
     op = "bce_with_logits"
+    title = "Binary cross-entropy on logits"
     signature = "z[m, n], y[m, n] -> L"
 
     def forward(self, f, z, y):
@@ -63,6 +68,7 @@ class L2Penalty(Layer):
     """``L = ½ Σ θ²`` over a parameter (no batch axis, no 1/m): weight decay, weighted in ``[[losses]]``."""
 
     op = "l2_penalty"
+    title = "L2 penalty (weight decay)"
     signature = "theta[r, c] -> L"
     params = ("theta",)
     latex_names = {"theta": r"\theta"}

@@ -11,6 +11,7 @@ class LayerNorm(Layer):
     """``y = γ x̂ + β``, ``x̂ = (x − μ)/√(σ² + ε)``, μ, σ² (biased) over each sample's features."""
 
     op = "layernorm"
+    title = "Layer normalization"
     signature = "x[m, ..., n], gamma[n], beta[n], eps -> y[m, ..., n]"
     params = ("gamma", "beta")
     constants = ("eps",)
@@ -31,6 +32,7 @@ class RMSNorm(Layer):
     """
 
     op = "rmsnorm"
+    title = "RMS normalization"
     signature = "x[m, ..., n], gamma[n], eps -> y[m, ..., n]"
     params = ("gamma",)
     constants = ("eps",)

@@ -11,6 +11,7 @@ class Attention(Layer):
     """
 
     op = "attention"
+    title = "Single-head self-attention"
     signature = "x[m, n_t, d], wq[d_k, d], wk[d_k, d], wv[d_v, d] -> y[m, n_t, d_v]"
     params = ("wq", "wk", "wv")
     latex_names = {"wq": r"W_{q}", "wk": r"W_{k}", "wv": r"W_{v}"}
@@ -32,6 +33,7 @@ class MeanPool(Layer):
     """``y[i, u] = (1/n_t) Σ_s x[i, s, u]``: the mean over the tokens of each sample."""
 
     op = "mean_pool"
+    title = "Mean pooling over the tokens"
     signature = "x[m, n_t, d] -> y[m, d]"
 
     def forward(self, f, x):

@@ -8,6 +8,7 @@ class Softmax(Layer):
     """``g_u = exp(z_u) / Σ_k exp(z_k)``."""
 
     op = "softmax"
+    title = "Softmax"
     signature = "z[m, n] -> g[m, n]"
 
     def forward(self, f, z):

@@ -9,6 +9,7 @@ class Add(Layer):
     """``c = a + b`` (same shape): a residual connection."""
 
     op = "add"
+    title = "Sum (residual connection)"
     signature = "a[m, ..., n], b[m, ..., n] -> c[m, ..., n]"
 
     def forward(self, f, a, b):
@@ -19,6 +20,7 @@ class Mul(Layer):
     """``c = a ⊙ b`` (same shape): gating."""
 
     op = "mul"
+    title = "Elementwise product (gating)"
     signature = "a[m, ..., n], b[m, ..., n] -> c[m, ..., n]"
 
     def forward(self, f, a, b):
@@ -29,6 +31,7 @@ class MatMul(Layer):
     """``z = x θᵀ``: ``z[i, o] = Σ_u θ[o, u] x[i, u]`` (θ of shape (out, in), like ``torch.nn.Linear.weight``)."""
 
     op = "matmul"
+    title = "Matrix product (linear layer without bias)"
     signature = "x[m, ..., n_in], theta[n_out, n_in] -> z[m, ..., n_out]"
     params = ("theta",)
     latex_names = {"theta": r"\theta"}
