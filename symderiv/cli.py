@@ -58,8 +58,10 @@ def _stdout_to_devnull() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from symderiv import progress
     parser = build_parser()
     args = parser.parse_args(argv)
+    progress.enable(sys.stderr)  # a status line on a terminal only (symderiv.progress)
     try:
         status = int(args.run(args) or 0)
         sys.stdout.flush()  # a broken pipe shows here, not in the interpreter's exit
@@ -68,11 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         _stdout_to_devnull()
         return BROKEN_PIPE_STATUS
     except (UsageError, ValueError, OSError) as exc:
+        progress.finish()
         print(f"symderiv: error: {error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        progress.finish()
         print("symderiv: interrupted", file=sys.stderr)
         return 130
+    finally:
+        progress.finish()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,3 +72,25 @@ def test_permission_errors_reading_are_one_line_errors(tmp_path, capsys):
     assert cli.main(["grad", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("symderiv: error: ") and err.count("\n") == 1 and str(folder) in err, err
+
+
+def test_a_terminal_sees_progress_and_a_pipe_does_not(monkeypatch, capsys):
+    import io
+
+    from symderiv import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("SYMDERIV_NO_CACHE", "1")  # derived now, not read back
+    assert cli.main(["grad", "--network", "mlp", "--no-verify"]) == 0
+    assert "deriving" not in capsys.readouterr().err  # captured: not a terminal, nothing but messages
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    enable = progress.enable
+    monkeypatch.setattr(progress, "enable", lambda stream, after=1.0: enable(stream, after=0))
+    assert cli.main(["grad", "--network", "mlp", "--no-verify"]) == 0
+    shown = terminal.getvalue()
+    assert "\rsymderiv: deriving the residual of" in shown and "(1 of " in shown, shown
+    assert shown.endswith("\r") and shown.rstrip("\r ").count("\r") == shown.rstrip("\r ").count("\rsymderiv: ")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from symderiv import progress
 from symderiv.checking import latex_parser as lp
 from symderiv.checking.answers import MAX_FORMULA, Answer, clip
 from symderiv.checking.budget import MAX_WORK, heaviest_sum, work
@@ -63,6 +64,7 @@ def _too_much_work(tree, instances: list) -> str | None:
 
 def grade(answer: Answer, network=None) -> Result:
     """Grade one answer: correct, wrong (with the smallest counterexample) or unreadable."""
+    progress.report("grading", answer.quantity)
     if answer.problem:
         return Result(answer, "unreadable", answer.problem)
     try:

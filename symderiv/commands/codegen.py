@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from symderiv import progress
 from symderiv.commands._network_args import add_network_arguments, network_from_args
 
 
@@ -28,5 +29,6 @@ def run(args) -> int:
     check_target(args.output, force=args.force)  # before minutes of work, not after
     network = network_from_args(args)
     changed = write_generated(args.output, cache.cached_text("kernels", network, render_kernels), force=args.force)
+    progress.clear()
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
 """``symderiv derive LAYER [--wrt NAME] [--vjp] [--latex]``: print a layer's derived closed form."""
 from __future__ import annotations
 
+from symderiv import progress
 from symderiv.commands._network_args import add_layers_argument, load_layers_from_args
 
 
@@ -25,6 +26,7 @@ def run(args) -> int:
     set_verification(not args.no_verify)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
+            progress.clear()
             print(f"{op:15s} {cls.signature}")
         return 0
     layer = layer_by_name(args.layer)()
@@ -34,5 +36,6 @@ def run(args) -> int:
             raise ValueError(f"layer {args.layer!r} has no argument {name!r}; "
                              f"its arguments are: {', '.join(layer.arg_specs)}")
         derivation = layer.vjp(name) if args.vjp else layer.jacobian(name)
+        progress.clear()
         print(derivation.latex() if args.latex else derivation.pretty())
     return 0

@@ -1,6 +1,7 @@
 """``symderiv grad [SPEC.toml] [--param NAME] [--residuals] [--latex | --numpy]``: a network's gradients."""
 from __future__ import annotations
 
+from symderiv import progress
 from symderiv.commands._network_args import add_network_arguments, network_from_args
 
 
@@ -34,14 +35,19 @@ def run(args) -> int:
     used = sorted({str(s) for d in items for s in d.expr.free_symbols} & {f"delta_{n}" for n in net.validate().order})
     if used and not args.residuals:  # say what the residuals the gradients use are
         comment = "% " if args.latex else "# " if args.numpy else ""
+        progress.clear()
         print(f"{comment}where delta_N = d L / d N, the residual of node N ({', '.join(used)}; "
               f"grad --residuals prints them)" + ("" if comment else "\n"))
     for derivation in items:
         if args.latex:
+            progress.clear()
             print(derivation.latex())
         elif args.numpy:
+            progress.clear()
             print(f"{derivation.title}: {derivation.numpy()}")
         else:
+            progress.clear()
             print(derivation.pretty())
+            progress.clear()
             print()
     return 0

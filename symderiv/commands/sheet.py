@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from symderiv import progress
 from symderiv.commands._network_args import add_network_arguments, network_from_args
 
 INSTALL_HINT = ("install a LaTeX engine to get the PDF: sudo apt-get install texlive-latex-base "
@@ -37,15 +38,20 @@ def run(args) -> int:
         check_target(tex_path.with_suffix(".pdf"), force=args.force, is_generated=pdf_is_generated)
     network = network_from_args(args)
     changed = write_generated(tex_path, cache.cached_text("answer sheet", network, render_sheet), force=args.force)
+    progress.clear()
     print(f"{'wrote' if changed else 'unchanged'} {tex_path}", file=sys.stderr)
     if args.pdf:
+        progress.report("compiling the PDF with latexmk")
         try:
             pdf = compile_pdf(tex_path, force=args.force)
         except LatexNotFound:
+            progress.clear()
             print(f"symderiv: no PDF: {INSTALL_HINT}", file=sys.stderr)
             return 1
         except LatexError as exc:
+            progress.clear()
             print(f"symderiv: error: {exc}", file=sys.stderr)
             return 1
+        progress.clear()
         print(f"wrote {pdf}", file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symderiv import progress
 from symderiv.derivation.jacobian import vjp_expr
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import IndexNamer, substitute
@@ -67,9 +68,12 @@ class Backprop:
         self.loss_weights = dict(self.checked.loss_weights)  # one weight per loss node (duplicates summed)
         self.residuals: dict[str, Adjoint] = {}
         self.gradients: dict[str, Adjoint] = {}
-        for node in reversed(self.checked.order):
+        total = len(self.checked.order) + len(network.params)
+        for k, node in enumerate(reversed(self.checked.order), 1):
+            progress.report("deriving the residual of", node, k, total)
             self.residuals[node] = self._adjoint(node, residual=True)
-        for name in network.params:
+        for k, name in enumerate(network.params, len(self.checked.order) + 1):
+            progress.report("deriving the gradient of", name, k, total)
             self.gradients[name] = self._adjoint(name, residual=False)
 
     def _indices(self, name: str) -> tuple:

@@ -25,6 +25,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from symderiv import progress
 from symderiv.printing.evaluate import compile_index_function
 from symderiv.verification.check import VerificationError, random_arrays, verify_derivation
 
@@ -58,6 +59,7 @@ def check_layer_derivation(layer, derivation, kind: str, wrt: str):
     if key in _LAYER_CHECKS:
         return _LAYER_CHECKS[key]
     what = f"{type(layer).__name__}: the {'Jacobian' if kind == 'jacobian' else 'VJP'} with respect to {wrt!r}"
+    progress.report("checking", what)
     try:
         report = verify_derivation(derivation, max_entries=24, seconds=2.0)
     except VerificationError as exc:
@@ -132,6 +134,7 @@ def check_network(derivations, step: float = 1e-6, rtol: float = 1e-6, seed: int
     cannot be evaluated at the checking sizes.
     """
     name = derivations.network.name
+    progress.report("checking the derivations of", name)
     try:
         program = _Program(derivations)
     except ValueError as exc:  # the NumPy printer refused a closed form
