@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 import symderiv as sd
 from symderiv.layers.base import parse_signature
 
-EXAMPLES = int(os.environ.get("SYMDERIV_RANDOM_NETWORKS", "6"))
+EXAMPLES = int(os.environ.get("SYMDERIV_RANDOM_NETWORKS", "20"))
 
 
 def _batchnorm(x, gamma, beta, eps):
@@ -322,7 +322,7 @@ def keywords(function, constants: dict) -> dict:
     lines = [line.strip() for line in (function.__doc__ or "").splitlines() if line.strip().startswith("Constants:")]
     if not lines:
         return {}
-    listed = lines[0].removeprefix("Constants:").split(".")[0].split(", ")
+    listed = lines[0].removeprefix("Constants:").strip().split(".")[0].split(", ")
     names = {}
     for item in listed:
         name, _, keyword = item.partition(" (keyword ")
@@ -381,7 +381,7 @@ def _run(*argv) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-@settings(max_examples=max(1, EXAMPLES // 6), deadline=None, derandomize=True, database=None, phases=PHASES,
+@settings(max_examples=max(2, EXAMPLES // 4), deadline=None, derandomize=True, database=None, phases=PHASES,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(specs())
 def test_random_network_files_through_grad_codegen_and_sheet(spec):
