@@ -30,6 +30,7 @@ in evaluation order, and knows no layer:
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import sympy as sp
@@ -239,8 +240,10 @@ def hoist_results(definitions: list[Definition]) -> list[Definition]:
 
 
 # ---- common subexpressions ------------------------------------------------------------------
+@functools.lru_cache(maxsize=8192)
 def _canonical(expr: sp.Expr):
-    """(key, free indices in order): ``expr`` with bound and free indices renamed by position."""
+    """(key, free indices in order): ``expr`` with bound and free indices renamed by position (pure: kept per
+    expression, since common_subexpressions asks for the same subexpressions again and again)."""
     counter = iter(range(10 ** 6))
 
     def bound(e):
@@ -261,8 +264,8 @@ def _canonical(expr: sp.Expr):
         return e.func(*(bound(a) for a in e.args))
 
     renamed = bound(expr)
-    free = sorted(free_indices(expr), key=lambda i: (str(i.lower), str(i.upper), sp.srepr(renamed).find(
-        f"Symbol('{i.label}'")))
+    text = sp.srepr(renamed)
+    free = sorted(free_indices(expr), key=lambda i: (str(i.lower), str(i.upper), text.find(f"Symbol('{i.label}'")))
     mapping = {i: sp.Idx(sp.Symbol(f"_f{n}", integer=True), (i.lower, i.upper)) for n, i in enumerate(free)}
     return renamed.xreplace(mapping), tuple(free)
 
