@@ -6,10 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from symderiv import progress
-
 _FILE_REPORTS = (".md", ".tex", ".csv")
 _FOLDER_REPORTS = (".md", ".csv")
+from symderiv import progress
 from symderiv.commands._network_args import add_network_arguments, network_from_args
 
 
@@ -49,11 +48,10 @@ def _file(args, network) -> int:
     from symderiv.checking import check_file, class_report, report
     from symderiv.emitting.files import write_generated
     results = check_file(args.answers, network, args.assignment)
+    progress.clear()  # the grading is done: the status line gives way to the results
     if args.json:
-        progress.clear()
         print(json.dumps(class_report.as_json(results, args.answers), ensure_ascii=False, indent=1))
     else:
-        progress.clear()
         print(report.terminal(results), end="")
     if args.report:
         suffix = Path(args.report).suffix
@@ -68,21 +66,19 @@ def _folder(args, network) -> int:
     files = class_report.check_folder(args.answers, network, args.assignment)
     if not files:
         raise ValueError(f"{args.answers}: the folder has no files to grade")
+    progress.clear()  # the grading is done: the status line gives way to the results
     if args.json:
         objects = []
         for f in files:
             objects += class_report.as_json(f.results, f.path) if not f.error else \
                 [{"quantity": None, "status": "unreadable", "line": 0, "source": "", "message": f.error,
                   "file": f.path}]
-        progress.clear()
         print(json.dumps(objects, ensure_ascii=False, indent=1))
     else:
         for f in files:
             if f.error:
-                progress.clear()
                 print(f"symderiv: {f.error}", file=sys.stderr)
                 continue
-            progress.clear()
             print(f"== {f.path}")
             print(report.terminal(f.results), end="")
     if args.report:

@@ -26,7 +26,6 @@ def run(args) -> int:
     set_verification(not args.no_verify)
     if args.list or args.layer is None:
         for op, cls in sorted(LAYERS.items()):
-            progress.clear()
             print(f"{op:15s} {cls.signature}")
         return 0
     layer = layer_by_name(args.layer)()
@@ -36,6 +35,6 @@ def run(args) -> int:
             raise ValueError(f"layer {args.layer!r} has no argument {name!r}; "
                              f"its arguments are: {', '.join(layer.arg_specs)}")
         derivation = layer.vjp(name) if args.vjp else layer.jacobian(name)
-        progress.clear()
+        progress.clear()  # each layer's check reports; its result replaces the status line
         print(derivation.latex() if args.latex else derivation.pretty())
     return 0

@@ -33,21 +33,17 @@ def run(args) -> int:
         items += [derivations.residual(node) for node in derivations.backprop.residuals]
     items += [derivations.gradient(name) for name in params]
     used = sorted({str(s) for d in items for s in d.expr.free_symbols} & {f"delta_{n}" for n in net.validate().order})
+    progress.clear()  # the work is done: the status line gives way to the results
     if used and not args.residuals:  # say what the residuals the gradients use are
         comment = "% " if args.latex else "# " if args.numpy else ""
-        progress.clear()
         print(f"{comment}where delta_N = d L / d N, the residual of node N ({', '.join(used)}; "
               f"grad --residuals prints them)" + ("" if comment else "\n"))
     for derivation in items:
         if args.latex:
-            progress.clear()
             print(derivation.latex())
         elif args.numpy:
-            progress.clear()
             print(f"{derivation.title}: {derivation.numpy()}")
         else:
-            progress.clear()
             print(derivation.pretty())
-            progress.clear()
             print()
     return 0
