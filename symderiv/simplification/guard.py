@@ -40,8 +40,9 @@ import signal
 import threading
 import time
 
-__all__ = ["SimplificationTimeout", "expression_size", "time_limit", "within_budget"]
+__all__ = ["ABORT_SECONDS", "SimplificationTimeout", "expression_size", "time_limit", "within_budget"]
 
+ABORT_SECONDS = 120  # the limit of calls whose result decides a closed form: a safety net that only aborts
 _RETRY_SECONDS = 0.05  # after a timeout, the alarm comes again this soon until the guarded call is left
 _SOON = 1e-6  # setitimer(0) would disarm: the shortest wait that still fires
 

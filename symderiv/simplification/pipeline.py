@@ -22,12 +22,11 @@ import sympy as sp
 
 from symderiv.layers.indices import IndexNamer, free_index_labels, index_size, make_index, rename_bound, substitute
 from symderiv.simplification import sums
-from symderiv.simplification.guard import time_limit, within_budget
-
-NORMAL_FORM_BUDGET = 5000  # nodes of an expression cancel and together are tried on (the shipped networks': 1100)
-ABORT_SECONDS = 120  # a safety net only: past it the derivation stops with an error, nothing is skipped
+from symderiv.simplification.guard import ABORT_SECONDS, time_limit, within_budget
 from symderiv.simplification.rules import Rule, Rules, match_sum
 from symderiv.simplification.steps import piecewise_to_steps
+
+NORMAL_FORM_BUDGET = 5000  # nodes of an expression cancel and together are tried on (the shipped networks': 1100)
 
 
 def simplify_index_expr(expr: sp.Expr, rules: Rules | None = None, namer: IndexNamer | None = None,
@@ -39,7 +38,7 @@ def simplify_index_expr(expr: sp.Expr, rules: Rules | None = None, namer: IndexN
     """
     rules = rules or Rules()
     bounds = dict(bounds or {})
-    expr = piecewise_to_steps(sp.sympify(expr))
+    expr = piecewise_to_steps(sp.sympify(expr, strict=True))
     expr = sums.evaluate_conditions(expr, bounds)
     for _ in range(3):
         before = expr

@@ -31,11 +31,10 @@ import sympy as sp
 
 from symderiv.layers.base import BuiltLayer, Definition
 from symderiv.layers.indices import index_labels, substitute
-from symderiv.simplification.guard import time_limit, within_budget
+from symderiv.simplification.guard import ABORT_SECONDS, time_limit, within_budget
 
 SOLVE_BUDGET = 400  # nodes of an equation solve is tried on (the shipped layers' largest: about 100)
 IDENTITY_BUDGET = 1000  # nodes of a rule whose identity is checked (the shipped layers' largest: about 140)
-ABORT_SECONDS = 120  # a safety net only: past it the derivation stops with an error, nothing is skipped
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,13 @@ def _solve_for(definition: Definition, piece: sp.Expr):
     if equation.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.Abs, sp.sign, sp.DiracDelta, sp.floor,
                     sp.ceiling, sp.Mod):
         return None
+    if not within_budget(equation, SOLVE_BUDGET):  # decided by size, never by time: the same rules everywhere
+        return None
     opaque = {a: sp.Dummy(f"a{n}", real=True, **_sign(a)) for n, a in enumerate(
         sorted(equation.atoms(sp.Indexed) | set(_outer_sums(equation)), key=sp.default_sort_key))}
     opaque.update({s: sp.Dummy(s.name, **s.assumptions0) for s in equation.free_symbols
                    if isinstance(s, sp.Symbol) and s not in opaque and s != t and not isinstance(s, sp.Idx)})
     back = {d: a for a, d in opaque.items()}
-    if not within_budget(equation, SOLVE_BUDGET):  # decided by size, never by time: the same rules everywhere
-        return None
     try:
         with time_limit(ABORT_SECONDS):
             solutions = sp.solve(equation.xreplace(opaque), t, dict=False, simplify=False, rational=False)
