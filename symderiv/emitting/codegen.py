@@ -106,7 +106,7 @@ def _namespace(args: list[Arg], constants: list[Arg], definitions: list[Definiti
         ns.name(definition.base)
     for arg in args:
         for size in arg.shape:
-            for symbol in sorted(sp.sympify(size).free_symbols, key=str):
+            for symbol in sorted(sp.sympify(size, strict=True).free_symbols, key=str):
                 ns.name(symbol, f"size_{symbol.name}")
     return ns
 
@@ -217,7 +217,7 @@ def network_functions(network) -> list[Function]:
     fwd, bwd, cache, fused = _kernel_pair(forward, backward, keep, args, constants, printer,
                                           [*node_bases.values(), loss], loss)
     L = printer.name(loss)
-    total = next(k for k in ("L", *(f"L_total{'_' * n}" for n in range(len(node_bases) + 1))) if k not in node_bases)
+    total = "L" if "L" not in node_bases else fresh_label("L_total", set(node_bases))  # the total loss's key
     outputs = _display([(quote(n), printer.name(b)) for n, b in [*node_bases.items(), (total, loss)]])
     cache_dict = _display([(quote(n), n) for n in cache])
     grads = _display([(quote(n), printer.name(g.base)) for n, g in gradients.items()])
@@ -265,11 +265,12 @@ def _predict(network, forward, args, constants, node_bases) -> Function:
     kept = prune(forward, set(outputs.values()))
     needed = set().union(*(uses(d.expr) for d in kept)) if kept else set()
     mine = [a for a in args if a.base in needed]
-    sizes = {s for d in kept for i in d.indices for s in sp.sympify(i.upper).free_symbols} \
+    sizes = {s for d in kept for i in d.indices for s in sp.sympify(i.upper, strict=True).free_symbols} \
         | {s for d in kept for s in d.expr.free_symbols if getattr(s, "is_integer", False) and s.is_positive}
     for arg in args:  # a size no needed array carries: take it from another array
-        given = {s for a in mine for size in a.shape for s in sp.sympify(size).free_symbols}
-        if arg not in mine and (sizes - given) & {s for size in arg.shape for s in sp.sympify(size).free_symbols}:
+        given = {s for a in mine for size in a.shape for s in sp.sympify(size, strict=True).free_symbols}
+        carried = {s for size in arg.shape for s in sp.sympify(size, strict=True).free_symbols}
+        if arg not in mine and (sizes - given) & carried:
             mine.append(arg)
     mine = [a for a in args if a in mine]
     mine_constants = [c for c in constants if c.base in needed]
@@ -314,7 +315,7 @@ def layer_functions(layer) -> list[Function]:
     constants = [Arg(n, built.bases[n], ()) for n, s in built.args.items() if s.role == "constant"]
     ns = _namespace(args, constants, [*forward, *backward], first=[dout_base])
     for size in out.shape:
-        for symbol in sorted(sp.sympify(size).free_symbols, key=str):
+        for symbol in sorted(sp.sympify(size, strict=True).free_symbols, key=str):
             ns.name(symbol, f"size_{symbol.name}")
     printer = ArrayCodePrinter(ns, fuse=True)
     keep = {d.base for d in backward}

@@ -224,7 +224,7 @@ class Formula:
         shape = expand_shape(shape, self.extra)
         indices = tuple(self.index(s) for s in shape)
         full = self._rename(name)
-        expr = extrema_as_steps(sp.sympify(body(*indices)))
+        expr = extrema_as_steps(sp.sympify(body(*indices), strict=True))
         sign = {"positive": True} if expr.is_positive else {"nonnegative": True} if expr.is_nonnegative else {}
         base = sp.IndexedBase(full, real=True, **sign) if indices else sp.Symbol(full, real=True, **sign)
         self.intermediates.append(Definition(name, base, indices, expr))
@@ -347,7 +347,7 @@ class Layer:
             out_fn = self.forward(formula, **bases)
             if not callable(out_fn):
                 raise TypeError("forward must return a function of the output indices, e.g. lambda i, u: ...")
-            out_expr = extrema_as_steps(sp.sympify(out_fn(*out_indices)))
+            out_expr = extrema_as_steps(sp.sympify(out_fn(*out_indices), strict=True))
         except LayerDefinitionError:
             raise
         except (TypeError, ValueError, AttributeError, IndexError, KeyError, sp.SympifyError) as exc:

@@ -137,7 +137,7 @@ def substitute(expr: sp.Expr, mapping: dict) -> sp.Expr:
     >>> substitute(sp.Sum(x[i, j], (i, 0, m - 1)), {j: i})
     Sum(x[_r0, i], (_r0, 0, m - 1))
     """
-    mapping = {k: sp.sympify(v) for k, v in mapping.items() if k != v}
+    mapping = {k: sp.sympify(v, strict=True) for k, v in mapping.items() if k != v}
     if not mapping:
         return expr
     taken = index_labels(expr)

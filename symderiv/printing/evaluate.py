@@ -48,7 +48,7 @@ def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
         # sizes apart from arrays: a size and a node may share a name
         parameters.append(names.name(item, f"size_{label}") if sized else names.name(item))
     printer = ArrayCodePrinter(names)
-    body = printer.aligned(sp.sympify(expr), tuple(axes))
+    body = printer.aligned(sp.sympify(expr, strict=True), tuple(axes))
     source = f"def _evaluate({', '.join(parameters)}):\n    return {body}\n"
     scope = {"np": np}
     if "scipy." in source:  # a function without a NumPy ufunc (erf): scipy.special, as in the kernels
@@ -60,7 +60,7 @@ def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
 
 def evaluate_index_expr(expr: sp.Expr, axes: tuple, values: dict, sizes: dict) -> np.ndarray:
     """Evaluate ``expr`` over ``axes`` with ``values`` (base -> array) and ``sizes`` (symbol -> int)."""
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     inputs = list(values) + list(sizes)
     missing = {s for s in expr.free_symbols if not isinstance(s, sp.Idx)} - set(inputs) \
         - {s for b in values if isinstance(b, sp.IndexedBase) for s in (b, b.label)} \

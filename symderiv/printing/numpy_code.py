@@ -180,7 +180,7 @@ class ArrayCodePrinter:
         return f"{self.np}.arange({self._scalar(index.lower)}, {self._scalar(index.upper + 1)})", (index,)
 
     def _scalar(self, expr) -> str:
-        code, axes = self.translate(sp.sympify(expr))
+        code, axes = self.translate(sp.sympify(expr, strict=True))
         assert not axes
         return code
 

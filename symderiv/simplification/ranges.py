@@ -30,7 +30,7 @@ def maximum(expr: sp.Expr, bounds: Bounds):
 
 
 def _extreme(expr, bounds, lower):
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     replacement = {}
     for index in expr.atoms(sp.Idx):
         coeff = sp.expand(expr).coeff(index)

@@ -79,7 +79,7 @@ def at_kinks(derivative: sp.Expr) -> sp.Expr:
     a ``Derivative`` or ``Subs`` that SymPy could not evaluate raises
     :class:`NonSmoothError`.
     """
-    derivative = sp.sympify(derivative)
+    derivative = sp.sympify(derivative, strict=True)
     if derivative.has(sp.DiracDelta):
         derivative = derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     if derivative.has(sp.Heaviside):

@@ -99,7 +99,7 @@ class _Program:
         symbols = set()
         for shape in [*built.shapes.values(), *(d.shape for d in [*self.forward, *self.backward])]:
             for size in shape:
-                symbols |= sp.sympify(size).free_symbols
+                symbols |= sp.sympify(size, strict=True).free_symbols
         self.symbols = sorted(symbols, key=str)
         self.inputs = [*built.bases.values(), *(d.base for d in [*self.forward, *self.backward])]
         order = [*self.inputs, *self.symbols]
