@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress.enable(sys.stderr)  # a status line on a terminal only (symderiv.progress)
+    checks = sys.modules.get("symderiv.verification.self_check")  # not imported for --help
+    verifying = checks.verification_enabled() if checks else True
     try:
         status = int(args.run(args) or 0)
         sys.stdout.flush()  # a broken pipe shows here, not in the interpreter's exit
@@ -79,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         progress.finish()
+        checks = sys.modules.get("symderiv.verification.self_check")
+        if checks:  # --no-verify holds for this command only, also when main() is called in a running program
+            checks.set_verification(verifying)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -94,3 +94,10 @@ def test_a_terminal_sees_progress_and_a_pipe_does_not(monkeypatch, capsys):
     shown = terminal.getvalue()
     assert "\rsymderiv: deriving the residual of" in shown and "(1 of " in shown, shown
     assert shown.endswith("\r") and shown.rstrip("\r ").count("\r") == shown.rstrip("\r ").count("\rsymderiv: ")
+
+
+def test_no_verify_holds_for_one_command_only(monkeypatch):
+    from symderiv.verification.self_check import verification_enabled
+    monkeypatch.setenv("SYMDERIV_NO_CACHE", "1")
+    assert cli.main(["grad", "--network", "mlp", "--no-verify"]) == 0
+    assert verification_enabled()  # the next derivation in this process is checked again
