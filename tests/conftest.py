@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 _SESSION_CACHE = None
@@ -28,8 +30,6 @@ def pytest_unconfigure(config):
     if _SESSION_CACHE is not None:
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -393,7 +393,6 @@ def test_a_layer_without_ellipsis_takes_no_extra_axes():
 
 
 def test_the_readme_lists_the_shipped_layers_as_they_are():
-    from pathlib import Path
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
     def listed(names):
