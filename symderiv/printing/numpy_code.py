@@ -28,8 +28,10 @@ import numpy
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from symderiv.printing import windows
 from symderiv.printing.identifiers import Namespace, label_of
 from symderiv.printing.special_functions import SCIPY_SPECIAL
+from symderiv.simplification.sums import guarded
 
 Code = tuple[str, tuple]
 
@@ -188,10 +190,10 @@ class ArrayCodePrinter:
         array = self.name(element.base)
         shape = element.base.shape
         axes, selectors, gathers = [], [], []
+        if not self._plain(element):  # index arithmetic: a window, stride, diagonal or reshape (a view)
+            return self._view(array, shape, element)
         for position, index in enumerate(element.indices):
             plain = list(index.atoms(sp.Idx))
-            if len(plain) != 1 or plain[0] in axes or (index - plain[0]).has(plain[0]):
-                raise UnsupportedExpression(f"cannot print the element {element} (index {index}) as NumPy code")
             axes.append(plain[0])
             start = sp.expand(index.subs(plain[0], plain[0].lower))
             stop = sp.expand(index.subs(plain[0], plain[0].upper) + 1)
@@ -209,6 +211,50 @@ class ArrayCodePrinter:
         for position, index_code in gathers:
             code = f"{self.np}.take({code}, {index_code}, axis={position}, mode='clip')"
         return code, tuple(axes)
+
+    @staticmethod
+    def _plain(element) -> bool:
+        """Whether each position of ``element`` is a distinct index plus an offset (``c[i, n1 + v]``)."""
+        seen = []
+        for index in element.indices:
+            plain = list(index.atoms(sp.Idx))
+            if len(plain) != 1 or plain[0] in seen or (index - plain[0]).has(plain[0]):
+                return False
+            seen.append(plain[0])
+        return True
+
+    def _view(self, array, shape, element, indices=None) -> Code:
+        try:
+            return windows.view(array, shape, element.indices if indices is None else indices, self.np, self._scalar)
+        except windows.IndexArithmeticError as exc:
+            raise UnsupportedExpression(f"cannot print the element {element} as NumPy code: {exc}") from exc
+
+    def _padded_parts(self, value, cond) -> list | None:
+        """[(code, axes)] of the factors of ``value`` if ``value·[cond]`` reads arrays padded with zeros."""
+        pads = windows.padding(value, cond)
+        if pads is None:
+            return None
+        parts = []
+        for factor in sp.Mul.make_args(value):
+            mine = {p: pad for (f, p), pad in pads.items() if f == factor}
+            if not mine:
+                parts.append(self.translate(factor))
+                continue
+            shape = list(factor.base.shape)
+            widths, indices = [], list(factor.indices)
+            for position in range(len(shape)):
+                before, after = mine.get(position, (0, 0))
+                widths.append(f"({self._pad(before)}, {self._pad(after)})")
+                shape[position] = shape[position] + before + after
+                indices[position] = indices[position] + before
+            padded = f"{self.np}.pad({self.name(factor.base)}, ({', '.join(widths)}))"
+            parts.append(self._view(padded, tuple(shape), factor, indices))
+        return parts
+
+    def _pad(self, width) -> str:
+        if isinstance(width, sp.Max):
+            return f"max({', '.join(self._scalar(a) for a in width.args)})"
+        return self._scalar(width)
 
     def _t_KroneckerDelta(self, delta) -> Code:
         a, b = delta.args
@@ -519,6 +565,11 @@ class ArrayCodePrinter:
                 and cond.lhs == value:  # max(x, 0)
             code, axes = self.translate(value)
             return f"{self.np}.maximum({code}, 0)", axes
+        if other == 0:  # value·[indices inside the arrays]: the arrays padded with zeros
+            merged = guarded(value, cond)
+            parts = self._padded_parts(*merged.args[0]) if isinstance(merged, sp.Piecewise) else None
+            if parts is not None:
+                return self._product_of(parts)
         split = self._index_split(cond)
         if split is not None:
             return self._concatenate(value, other, *split)
@@ -613,8 +664,17 @@ class ArrayCodePrinter:
             if lo != k.lower or hi != k.upper:
                 raise UnsupportedExpression(f"cannot print {expr}: a sum over part of an index range")
             summed.append(k)
-        factors = list(sp.Mul.make_args(body))
-        parts = [self.translate(f) for f in factors]
+        flattened = self._radix_sum(body, summed)
+        if flattened is not None:
+            return flattened
+        factors, parts = [], []
+        for factor in sp.Mul.make_args(body):
+            padded = None
+            if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True):
+                factor = guarded(*factor.args[0])
+                padded = self._padded_parts(*factor.args[0]) if isinstance(factor, sp.Piecewise) else None
+            factors += list(sp.Mul.make_args(factor.args[0][0])) if padded else [factor]
+            parts += padded or [self.translate(factor)]
         if len(parts) == 2 and len(summed) == 1:
             product = self._matmul(parts, factors, summed[0])
             if product is not None:
@@ -641,6 +701,35 @@ class ArrayCodePrinter:
             return (f"({ones} @ {code})" if axis[0] == 0 else f"({code} @ {ones})"), keep
         axis_code = axis[0] if len(axis) == 1 else axis
         return f"{self._wrap(code)}.sum(axis={axis_code})", keep
+
+    def _radix_sum(self, body, summed) -> Code | None:
+        """``Σ_{a,b,c} δ(u, a·N_bN_c + b·N_c + c) f[a, b, c]``: ``f`` reshaped, its axes a, b, c merged into u."""
+        for delta in sp.Mul.make_args(body):
+            if not isinstance(delta, sp.KroneckerDelta):
+                continue
+            for flat, number in (delta.args, delta.args[::-1]):
+                form = windows.affine(number)
+                if not isinstance(flat, sp.Idx) or flat in summed or flat.lower != 0 or form is None:
+                    continue
+                terms, constant = form
+                radix = windows._radix(terms)
+                if constant != 0 or radix is None or {t.index for t in radix} != set(summed) \
+                        or sp.expand(flat.upper + 1 - sp.Mul(*[t.size for t in radix])) != 0:
+                    continue
+                code, have = self.translate(body / delta)
+                if not set(summed) <= set(have):
+                    continue
+                keep = tuple(a for a in have if a not in summed)
+                code = self._broadcast(code, have, (*keep, *(t.index for t in radix)))
+                sizes = [self._scalar(a.upper + 1 - a.lower) for a in (*keep, flat)]
+                return f"{self._wrap(code)}.reshape({', '.join(sizes)})", (*keep, flat)
+        return None
+
+    def _product_of(self, parts) -> Code:
+        """The elementwise product of (code, axes) parts, broadcast."""
+        axes = self._merge(parts)
+        codes = [self._broadcast(c, h, axes) for c, h in sorted(parts, key=lambda part: len(part[1]))]
+        return "*".join(c if self._atomic(c) else f"({c})" for c in codes), axes
 
     def _matmul(self, parts, factors, k):
         (a, ha), (b, hb) = parts

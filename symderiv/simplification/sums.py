@@ -75,7 +75,21 @@ def _sum_of_term(term, k, lo, hi, bounds, fold):
     inside = [f for f in factors if f.has(k)]
     if not inside:
         return outside * (hi - lo + 1)
-    for position, factor in enumerate(inside):
+    pulled = [_delta_out_of_sum(f, k) for f in inside]  # Σ_k Σ_r [c]·δ(k, j)·A = Σ_k δ(k, j) Σ_r [c]·A
+    if any(p is not None for p in pulled):
+        inside = [q for f, p in zip(inside, pulled) for q in (p if p is not None else (f,))]
+        return outside * _sum_of_term(sp.Mul(*inside), k, lo, hi, bounds, fold)
+    for position, factor in enumerate(inside):  # Σ_k A·[c] = [c]·Σ_k A when c does not depend on k
+        if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True) \
+                and not factor.args[0][1].has(k):
+            rest = sp.Mul(*inside[:position], *inside[position + 1:], factor.args[0][0])
+            total = rewrite_sum(rest, k, lo, hi, bounds, fold)
+            return outside * (guarded(total, factor.args[0][1]) if total != 0 else sp.S.Zero)
+    # δ(k, v) before δ(u, a·n + k): the index that gives way is replaced by an index, not by arithmetic
+    order = sorted(range(len(inside)), key=lambda p: not (isinstance(inside[p], sp.KroneckerDelta)
+                                                           and all(isinstance(a, sp.Idx) for a in inside[p].args)))
+    for position in order:
+        factor = inside[position]
         contracted = _contract_delta(factor, inside[:position] + inside[position + 1:], k, lo, hi, bounds, fold)
         if contracted is not None:
             return outside * contracted
@@ -85,6 +99,22 @@ def _sum_of_term(term, k, lo, hi, bounds, fold):
             return outside * split
     summed = sp.Sum(sp.Mul(*inside), (k, lo, hi))
     return outside * (fold(summed) if fold else summed)
+
+
+def _delta_out_of_sum(factor, k):
+    """(δ, the sum without it) if ``factor`` is a sum of a guarded product with a δ of ``k`` that neither
+    the sum's indices nor the guard touch; else None."""
+    if not (isinstance(factor, sp.Sum) and isinstance(factor.function, sp.Piecewise)
+            and len(factor.function.args) == 2 and factor.function.args[1] == (0, True)):
+        return None
+    (value, condition), _ = factor.function.args
+    bound = {lim[0] for lim in factor.limits} | condition.atoms(sp.Idx)
+    deltas = [d for d in sp.Mul.make_args(value) if isinstance(d, sp.KroneckerDelta) and d.has(k)
+              and not d.atoms(sp.Idx) & bound]
+    if not deltas:
+        return None
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(value) if f not in deltas])
+    return (*deltas, sp.Sum(sp.Piecewise((rest, condition), (0, True)), *factor.limits))
 
 
 def _solve_linear(expr, k):
@@ -109,7 +139,35 @@ def _contract_delta(factor, others, k, lo, hi, bounds, fold):
     rest = evaluate_conditions(rest, bounds)
     if inside is True:
         return rest
-    return sp.Piecewise((rest, sp.And(sp.Le(lo, value), sp.Le(value, hi))), (0, True))
+    return guarded(rest, sp.And(sp.Le(lo, value), sp.Le(value, hi)))
+
+
+def guarded(value: sp.Expr, condition) -> sp.Expr:
+    """``value·[condition]`` as one ``Piecewise``: the conditions of guarded factors of ``value`` join it.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> k = sp.Symbol("k", integer=True)
+    >>> guarded(2 * sp.Piecewise((k, k < n), (0, True)), k >= 0)
+    Piecewise((2*k, (k >= 0) & (k < n)), (0, True))
+    >>> from symderiv.layers.indices import make_index
+    >>> i, j, u = make_index("i", n), make_index("j", n), make_index("u", n)
+    >>> w = sp.IndexedBase("w")
+    >>> guarded(sp.KroneckerDelta(i, j) * w[u - 1], u >= 1)
+    Piecewise((w[u - 1], u >= 1), (0, True))*KroneckerDelta(i, j)
+    """
+    factors = []
+    for factor in sp.Mul.make_args(value):
+        if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True):
+            condition = sp.And(condition, factor.args[0][1])
+            factor = factor.args[0][0]
+        factors.extend(sp.Mul.make_args(factor))
+    # factors that share no index with the condition stand outside it (a δ there can meet its sum)
+    bounded = condition.atoms(sp.Idx)
+    inside = [f for f in factors if f.atoms(sp.Idx) & bounded]
+    outside = [f for f in factors if not f.atoms(sp.Idx) & bounded]
+    if not inside:
+        inside, outside = factors, []
+    return sp.Mul(*outside) * sp.Piecewise((sp.Mul(*inside), condition), (0, True))
 
 
 def _split_on_condition(factor, others, k, lo, hi, bounds, fold):
