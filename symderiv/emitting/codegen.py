@@ -126,6 +126,22 @@ def _prologue(args: list[Arg], printer: ArrayCodePrinter) -> list[str]:
             if isinstance(size, sp.Symbol) and size not in bound:
                 bound.add(size)
                 lines.append(f"{printer.name(size)} = {var[arg.name]}.shape[{axis}]")
+    solved = True
+    while solved:  # a size seen only in arithmetic (2*ph): solved from that axis (the shape check follows)
+        solved = False
+        for arg in args:
+            for axis, size in enumerate(arg.shape):
+                unknown = sorted(set(sp.sympify(size, strict=True).free_symbols) - bound, key=str)
+                if len(unknown) != 1 or sp.Poly(size, unknown[0]).degree() != 1:
+                    continue
+                slope, offset = sp.Poly(size, unknown[0]).all_coeffs()
+                if not slope.is_Integer or slope <= 0:
+                    continue
+                bound.add(unknown[0])
+                solved = True
+                axis_code = f"{var[arg.name]}.shape[{axis}]"
+                axis_code = axis_code if offset == 0 else f"({axis_code} - ({printer.aligned(offset, ())}))"
+                lines.append(f"{printer.name(unknown[0])} = {axis_code}" + (f" // {slope}" if slope != 1 else ""))
     for arg in args:
         expected = _tuple([printer.aligned(s, ()) for s in arg.shape])
         lines.append(f"_check({quote(arg.name)}, {var[arg.name]}, {expected}, {quote(_shape_text(arg.shape))})")

@@ -60,15 +60,59 @@ def default_sizes(built, batch: int = 3, features: int = 2) -> dict:
     brute-force check grow with the product of the sizes on each array.
     """
     axes: dict = {}
-    for shape in [*built.shapes.values(), *(d.shape for d in built.intermediates), built.output.shape]:
+    shapes = [*built.shapes.values(), *(d.shape for d in built.intermediates), built.output.shape]
+    for shape in shapes:
         for size in shape:
             for symbol in size.free_symbols:
                 axes[symbol] = axes.get(symbol, 0) + 1
-    others = (v for v in itertools.count(features) if v != batch)
     order = sorted((s for s in axes if s.name != "m"), key=lambda s: (-axes[s], str(s)))
-    table = {s: next(others) for s in order}
-    table.update({s: batch for s in axes if s.name == "m"})
+    batch_symbols = [s for s in axes if s.name == "m"]
+    pool = [v for v in range(features, features + len(order) + 6) if v != batch]
+    valid = extent_function([*order, *batch_symbols], shapes)
+    def fits(values):
+        return sizes_fit(valid, [*values, *[batch] * len(batch_symbols)])
+
+    values = tuple(pool[:len(order)])  # the smallest to the sizes on the most axes
+    if not fits(values):  # the assignment of the fewest array elements among the smallest sets of values that fit
+        volume = sp.lambdify([*order, *batch_symbols], [sp.Mul(*shape) for shape in shapes])
+        candidates = sorted(itertools.combinations(pool, len(order)), key=lambda c: (sum(c), c))
+        fitting = []
+        for chosen in candidates:
+            fitting += [p for p in itertools.permutations(chosen) if fits(p)]
+            if len(fitting) >= 50 or (fitting and sum(chosen) > sum(fitting[0]) + 4):
+                break
+        if not fitting:
+            raise ValueError(f"no small sizes make every axis a whole number >= 2: {shapes}")
+        values = min(fitting, key=lambda p: (sum(volume(*p, *[batch] * len(batch_symbols))), p))
+    table = dict(zip(order, values))
+    table.update({s: batch for s in batch_symbols})
     return dict(sorted(table.items(), key=lambda item: str(item[0])))
+
+
+def extent_function(symbols, shapes):
+    """A function of the sizes giving every axis written as arithmetic (``h - kh + 1``), or None if none is."""
+    extents = sorted({size for shape in shapes for size in shape
+                      if not size.is_Symbol and sp.sympify(size, strict=True).free_symbols}, key=sp.default_sort_key)
+    return sp.lambdify(list(symbols), extents) if extents else None
+
+
+def sizes_fit(extents, values) -> bool:
+    """Whether every axis written as arithmetic comes out a whole number, at least 2, at these sizes."""
+    return extents is None or all(float(e).is_integer() and e >= 2 for e in extents(*values))
+
+
+def first_fit(symbols, shapes, values):
+    """``values`` for ``symbols`` if every axis fits (:func:`sizes_fit`), else the first arrangement of
+    ``values`` and a few larger numbers that does, in the order of ``values``; a ``ValueError`` if none."""
+    extents = extent_function(symbols, shapes)
+    if sizes_fit(extents, values):
+        return dict(zip(symbols, values))
+    step = 1 if values[-1] >= values[0] else -1
+    pool = [*values, *range(max(values) + 1, max(values) + 7)][::step]
+    for candidate in itertools.permutations(pool, len(symbols)):
+        if sizes_fit(extents, candidate):
+            return dict(zip(symbols, candidate))
+    raise ValueError(f"no small sizes make every axis a whole number >= 2: {shapes}")
 
 
 def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None):
@@ -111,9 +155,34 @@ def _shape_of(built, base, sizes):
     return [int(s.xreplace(sizes)) for s in built.output.shape]  # an upstream gradient
 
 
+def _unrolled(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sum over concrete limits written out term by term (``Sum.doit`` without its search
+    for a closed form, which took most of the brute-force check's time); anything else left to ``doit``.
+
+    >>> x = sp.IndexedBase("x")
+    >>> k = sp.Idx("k", (0, 2))
+    >>> _unrolled(sp.Sum(x[k] * sp.KroneckerDelta(k, 1), (k, 0, 2)))
+    x[1]
+    """
+    if isinstance(expr, sp.Sum):
+        ranges = [(k, lo, hi) for k, lo, hi in expr.limits]
+        if not all(lo.is_Integer and hi.is_Integer for _, lo, hi in ranges):
+            return expr.doit()
+        terms = []
+        for values in itertools.product(*(range(int(lo), int(hi) + 1) for _, lo, hi in ranges)):
+            term = substitute(expr.function, {k: sp.Integer(v) for (k, _, _), v in zip(ranges, values)})
+            terms.append(_unrolled(term))
+        total = sp.Add(*terms)
+        return total.doit() if total.has(sp.Idx) else total
+    if not expr.args or isinstance(expr, (sp.Idx, sp.Indexed, sp.IndexedBase)):
+        return expr.doit() if isinstance(expr, sp.Indexed) else expr
+    args = [_unrolled(a) for a in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
 def _explicit(expr, index_values, sizes, tables):
     """``expr`` at concrete indices and sizes, with every element replaced from ``tables``."""
-    concrete = substitute(expr, index_values).xreplace(sizes).doit()
+    concrete = _unrolled(substitute(expr, index_values).xreplace(sizes))
 
     def element(e):
         table = tables.get(_key(e.base))

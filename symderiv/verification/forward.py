@@ -51,6 +51,19 @@ def bind_arrays(built, arrays: dict, extra: sp.Expr | None = None, targets: bool
                                      f"is {sizes[size]} from another argument")
         values[bases[name]] = value
     exact = {k: sp.Integer(v) for k, v in sizes.items()}
+    solved = True
+    while solved:  # an axis written as arithmetic with one unknown size (2*ph): that size, if a whole number
+        solved = False
+        for name, shape in expected.items():
+            for size, actual in zip(shape, values[bases[name]].shape):
+                want = sp.expand(size.xreplace(exact))
+                unknown = sorted(want.free_symbols, key=str)
+                if len(unknown) == 1 and sp.Poly(want, unknown[0]).degree() == 1:
+                    value = sp.solve(sp.Eq(want, actual), unknown[0])
+                    if len(value) == 1 and value[0].is_Integer and value[0] > 0:
+                        exact[unknown[0]] = value[0]
+                        sizes[unknown[0]] = int(value[0])
+                        solved = True
     for name, shape in expected.items():
         for axis, size in enumerate(shape):
             want = size.xreplace(exact)

@@ -27,7 +27,7 @@ import sympy as sp
 
 from symderiv import progress
 from symderiv.printing.evaluate import compile_index_function
-from symderiv.verification.check import VerificationError, random_arrays, verify_derivation
+from symderiv.verification.check import VerificationError, first_fit, random_arrays, verify_derivation
 
 
 class DerivationError(ValueError):
@@ -75,7 +75,7 @@ def check_layer_derivation(layer, derivation, kind: str, wrt: str):
 
 # ---- networks --------------------------------------------------------------------------------
 
-def size_sets(symbols) -> list[dict]:
+def size_sets(symbols, shapes=None) -> list[dict]:
     """Two assignments of small sizes, all different within each (ascending from 2, then descending).
 
     >>> m, n = sp.symbols("m n", integer=True, positive=True)
@@ -84,7 +84,10 @@ def size_sets(symbols) -> list[dict]:
     """
     symbols = sorted(symbols, key=str)
     values = list(range(2, 2 + len(symbols)))
-    return [dict(zip(symbols, values)), dict(zip(symbols, reversed(values)))]
+    if shapes is None:
+        return [dict(zip(symbols, values)), dict(zip(symbols, reversed(values)))]
+    # sizes written as arithmetic (h - kh + 1, 2*ph) must fit: the first arrangement that does, each way
+    return [first_fit(symbols, shapes, values), first_fit(symbols, shapes, values[::-1])]
 
 
 class _Program:
@@ -97,7 +100,8 @@ class _Program:
         self.backward = derivations.backprop.residual_definitions()
         self.gradients = derivations.backprop.gradients
         symbols = set()
-        for shape in [*built.shapes.values(), *(d.shape for d in [*self.forward, *self.backward])]:
+        self.shapes = [*built.shapes.values(), *(d.shape for d in [*self.forward, *self.backward])]
+        for shape in self.shapes:
             for size in shape:
                 symbols |= sp.sympify(size, strict=True).free_symbols
         self.symbols = sorted(symbols, key=str)
@@ -143,35 +147,45 @@ def check_network(derivations, step: float = 1e-6, rtol: float = 1e-6, seed: int
     built = program.built
     rng = np.random.default_rng(seed)
     checks = 0
-    for sizes in size_sets(program.symbols):
+    for sizes in size_sets(program.symbols, program.shapes):
         values, loss = _starting_point(program, sizes, rng, name)
         positions = {d.base: n for n, d in enumerate(program.forward)}
 
-        def loss_at(change, base):
+        def loss_at(change, base, state=values):
             if base in positions:  # a node: its value is replaced, what follows recomputed
-                changed = program.run({**values, base: change}, sizes, start=positions[base] + 1)
+                changed = program.run({**state, base: change}, sizes, start=positions[base] + 1)
             else:  # a parameter
-                changed = program.run({**values, base: change}, sizes)
+                changed = program.run({**state, base: change}, sizes)
             return float(changed[built.output.base])
 
-        quantities = [(f"gradient of {p}", built.bases[p], program.gradient(p, values, sizes))
+        quantities = [(f"gradient of {p}", built.bases[p], program.gradient(p, values, sizes), values)
                       for p in program.gradients]
         for adjoint, definition in zip(derivations.backprop.residuals.values(), program.backward):
             node_base = built.node_builds[adjoint.name].output.base
-            quantities.append((f"residual of {adjoint.name}", node_base, values[definition.base]))
-        for quantity, base, closed in quantities:
-            point = np.asarray(values[base], dtype=float)
+            # the residual is checked with the node's value moved off ties and kinks (a ReLU's zeros meet
+            # in a max pool's window, where no derivative exists): what follows is recomputed from it
+            value = np.asarray(values[node_base], dtype=float)
+            moved = value + 1e-3 * rng.uniform(0.5, 1.5, value.shape) * np.maximum(np.abs(value), 1e-2)
+            with np.errstate(all="ignore"):
+                state = program.run({**values, node_base: moved}, sizes, start=positions[node_base] + 1,
+                                    backward=True)
+            if not all(np.all(np.isfinite(v)) for v in state.values()):
+                state = values
+            quantities.append((f"residual of {adjoint.name}", node_base, state[definition.base], state))
+        for quantity, base, closed, state in quantities:
+            point = np.asarray(state[base], dtype=float)
             closed = np.broadcast_to(closed, point.shape)
             direction = rng.uniform(0.5, 1.5, point.shape) * rng.choice([-1.0, 1.0], point.shape)
             if base in positions:  # a node's value may be confined (a probability): perturb it relatively
                 direction = direction * np.where(point == 0, 1.0, np.abs(point))
             analytic = float(np.sum(closed * direction))
-            numeric = (loss_at(point + step * direction, base) - loss_at(point - step * direction, base)) / (2 * step)
+            numeric = (loss_at(point + step * direction, base, state)
+                       - loss_at(point - step * direction, base, state)) / (2 * step)
             if not (np.isfinite(analytic) and np.isfinite(numeric)):
                 raise DerivationError(f"{name}: the {quantity} cannot be checked at sizes {_show(sizes)}: "
                                       f"it is not finite at the checking point")
             if abs(analytic - numeric) > rtol * max(abs(analytic), abs(numeric)) + 1e-7 * (1 + abs(loss)):
-                entry, got, want = _worst_entry(closed, point, lambda p, b=base: loss_at(p, b), step)
+                entry, got, want = _worst_entry(closed, point, lambda p, b=base, v=state: loss_at(p, b, v), step)
                 raise DerivationError(f"{name}: the {quantity} is wrong at sizes {_show(sizes)}, entry {entry}: "
                                       f"the closed form gives {got:.12g}, central differences of L give "
                                       f"{want:.12g}; nothing was printed or written")
