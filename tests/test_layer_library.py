@@ -47,6 +47,7 @@ class Case:
     constants: dict[str, float] = field(default_factory=dict)
     weight: float = 1.0  # the loss weight, when the op is a loss
     through: dict[str, str] = field(default_factory=dict)  # argument -> an op (in TABLE) after its linear layer
+    sizes: dict[str, int] = field(default_factory=dict)  # sizes that must fit together (a kernel within its image)
 
 
 def _mse(yhat, y):
@@ -90,6 +91,10 @@ TABLE = {
     "attention": Case(lambda x, wq, wk, wv: torch.softmax(F.linear(x, wq) @ F.linear(x, wk).transpose(1, 2)
                                                           / wq.shape[0] ** 0.5, -1) @ F.linear(x, wv)),
     "mean_pool": Case(lambda x: x.mean(1)),
+    # vision
+    "conv2d": Case(F.conv2d, sizes={"c_in": 2, "c_out": 3, "h": 5, "kh": 2, "kw": 3, "w_x": 6}),
+    "maxpool2d": Case(lambda x: F.max_pool2d(x, 2)),
+    "flatten": Case(lambda x: torch.flatten(x, 1)),
 }
 M = 5
 
@@ -114,7 +119,7 @@ def _sizes(op: str, extra: int) -> dict[str, int]:
     """Concrete sizes: the batch ``M``, every other size of the layer a different small number."""
     args, _ = _signature(op, extra)
     names = sorted({n for _, shape in args for d in shape for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d)} - {"m"})
-    return {"m": M, "n_0": 2, **{n: 3 + k for k, n in enumerate(names)}}
+    return {"m": M, "n_0": 2, **{n: 3 + k for k, n in enumerate(names)}, **TABLE[op].sizes}
 
 
 def network_for(op: str, extra: int = 0) -> sd.Network:
@@ -153,6 +158,9 @@ def network_for(op: str, extra: int = 0) -> sd.Network:
         if len(out_shape) == 3:
             net.node("pooled", "mean_pool", x="out")
             out, out_shape = "pooled", (out_shape[0], out_shape[2])
+        if len(out_shape) == 4:  # an image: flattened
+            net.node("flat", "flatten", x="out")
+            out, out_shape = "flat", (out_shape[0], "*".join(f"({s})" for s in out_shape[1:]))
         net.input("y_out", ", ".join(out_shape))
         net.node("loss", "mse", yhat=out, y="y_out")
         net.loss("loss")
@@ -206,6 +214,8 @@ def torch_loss(op: str, P: dict, I: dict):
     out = case.torch(*args)
     if out.dim() == 3:
         out = out.mean(1)
+    if out.dim() == 4:
+        out = torch.flatten(out, 1)
     return _mse(out, I["y_out"]) if out.dim() else case.weight * out
 
 
@@ -325,9 +335,17 @@ def torch_transformer(P, I, eps=1e-5):
     return -(I["y"] * logp).sum() / x.shape[0]
 
 
+def torch_cnn(P, I):
+    a = torch.relu(F.conv2d(I["x"], P["w_conv"], P["b_conv"]))
+    flat = torch.flatten(F.max_pool2d(a, 2), 1)
+    logp = F.log_softmax(F.linear(flat, P["theta"], P["b"]), -1)
+    return -(I["y"] * logp).sum() / I["x"].shape[0]
+
+
 EXAMPLES = {
     # file stem: (PyTorch loss, sizes, data inputs and how to draw them)
     "mlp": (torch_mlp, {"m": 6, "n_x": 4, "n_h1": 5, "n_h2": 3, "n_y": 2}, {"y": "uniform"}),
+    "cnn": (torch_cnn, {"m": 3, "c_in": 2, "c_out": 4, "kh": 3, "kw": 2, "ph": 2, "pw": 3, "n_y": 5}, {"y": "onehot"}),
     "transformer": (torch_transformer, {"m": 3, "n_tok": 4, "d": 5, "d_k": 2, "d_ff": 6, "n_y": 3}, {"y": "onehot"}),
 }
 

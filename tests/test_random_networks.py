@@ -75,6 +75,9 @@ TORCH = {
     "attention": lambda x, wq, wk, wv: torch.softmax(
         (x @ wq.T) @ (x @ wk.T).transpose(-1, -2) / wk.shape[0] ** 0.5, -1) @ (x @ wv.T),
     "mean_pool": lambda x: x.mean(1),
+    "conv2d": lambda x, w, b: torch.nn.functional.conv2d(x, w, b),
+    "maxpool2d": lambda x: torch.nn.functional.max_pool2d(x, 2),
+    "flatten": lambda x: torch.flatten(x, 1),
 }
 
 # Where an op's argument must come from for the loss to be defined (log of a probability).

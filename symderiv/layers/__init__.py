@@ -14,6 +14,7 @@ from symderiv.layers.normalization import LayerNorm, RMSNorm
 from symderiv.layers.sequences import Attention, MeanPool
 from symderiv.layers.softmax import Softmax
 from symderiv.layers.structure import Add, MatMul, Mul
+from symderiv.layers.vision import Conv2d, Flatten, MaxPool2d
 
 LAYERS: dict[str, type[Layer]] = {}
 
@@ -43,6 +44,7 @@ SHIPPED = (
     LayerNorm, RMSNorm,  # normalization
     LogSoftmax, NLLLoss, BCEWithLogitsLoss, L2Penalty,  # losses
     Attention, MeanPool,  # sequences
+    Conv2d, MaxPool2d, Flatten,  # vision
 )
 for _cls in SHIPPED:
     register_layer(_cls)
@@ -58,9 +60,11 @@ __all__ = [
     "BatchNorm",
     "BuiltLayer",
     "Concat",
+    "Conv2d",
     "CrossEntropyLoss",
     "Definition",
     "Dropout",
+    "Flatten",
     "Formula",
     "L2Penalty",
     "Layer",
@@ -70,6 +74,7 @@ __all__ = [
     "LogSoftmax",
     "MSELoss",
     "MatMul",
+    "MaxPool2d",
     "Mul",
     "NLLLoss",
     "RMSNorm",

@@ -1,0 +1,67 @@
+"""Vision: images ``x[m, c, h, w]`` (channels first, like PyTorch); convolution, max pooling, flattening.
+
+Each is a forward formula in index notation with index arithmetic in its
+subscripts (``x[i, c, p + a, q + b]``, ``x[i, c, 2p + a, 2q + b]``), printed
+as NumPy views (:mod:`symderiv.printing.windows`); the derivatives come out of
+the engine like every other layer's.
+"""
+import itertools
+
+import sympy as sp
+
+from symderiv.layers.base import Layer
+
+
+class Conv2d(Layer):
+    """``y[i, o, p, q] = Σ_c Σ_a Σ_b w[o, c, a, b] x[i, c, p + a, q + b] + b[o]``: cross-correlation like
+    ``torch.nn.functional.conv2d`` (valid padding, stride 1)."""
+
+    op = "conv2d"
+    title = "Two-dimensional convolution"
+    signature = ("x[m, c_in, h, w_x], w[c_out, c_in, kh, kw], b[c_out] "
+                 "-> y[m, c_out, h - kh + 1, w_x - kw + 1]")
+    params = ("w", "b")
+    latex_names = {"w_x": r"w", "w": r"W"}
+
+    def forward(self, f, x, w, b):
+        return lambda i, o, p, q: f.sum(f.c_in, lambda c: f.sum(f.kh, lambda a: f.sum(
+            f.kw, lambda e: w[o, c, a, e] * x[i, c, p + a, q + e]))) + b[o]
+
+
+class MaxPool2d(Layer):
+    """``y[i, c, p, q] = max over the 2×2 window x[i, c, 2p + a, 2q + b]`` (stride 2; even height and width).
+
+    Written as ``Σ_k x_k·[x_k is the window's first largest element]`` (the
+    elements in row-major order, ``>`` before and ``≥`` after ``k``): the
+    value is the maximum, and its derivative goes to the first maximum, as
+    PyTorch's ``max_pool2d`` does at ties.
+    """
+
+    op = "maxpool2d"
+    title = "Max pooling over 2 × 2 windows"
+    signature = "x[m, c, 2*ph, 2*pw] -> y[m, c, ph, pw]"
+
+    def forward(self, f, x):
+        def pooled(i, c, p, q):
+            window = [x[i, c, 2 * p + a, 2 * q + b] for a, b in itertools.product(range(2), range(2))]
+            total = 0
+            for k, value in enumerate(window):
+                first = sp.Mul(*[sp.Heaviside(value - other, 0) for other in window[:k]])  # strictly above earlier
+                rest = sp.Mul(*[sp.Heaviside(value - other, 1) for other in window[k + 1:]])  # not below later
+                total += value * first * rest
+            return total
+        return pooled
+
+
+class Flatten(Layer):
+    """``y[i, c·h·w + p·w + q] = x[i, c, p, q]``: every axis but the batch into one, in C order
+    (``torch.flatten(x, 1)``), written as a sum against Kronecker's delta."""
+
+    op = "flatten"
+    title = "Flattening"
+    signature = "x[m, c, h, w_x] -> y[m, c*h*w_x]"
+    latex_names = {"w_x": r"w"}
+
+    def forward(self, f, x):
+        return lambda i, u: f.sum(f.c, lambda c: f.sum(f.h, lambda p: f.sum(
+            f.w_x, lambda q: sp.KroneckerDelta(u, c * f.h * f.w_x + p * f.w_x + q) * x[i, c, p, q])))
