@@ -171,8 +171,12 @@ def check_network(derivations, step: float = 1e-6, rtol: float = 1e-6, seed: int
                                     backward=True)
             if not all(np.all(np.isfinite(v)) for v in state.values()):
                 state = values
-            quantities.append((f"residual of {adjoint.name}", node_base, state[definition.base], state))
+            quantities.append((f"residual of {adjoint.name}", node_base, values[definition.base], values))
+            quantities.append((None, node_base, state[definition.base], state))  # only if the first disagrees
+        passed, failure = False, None
         for quantity, base, closed, state in quantities:
+            if quantity is None and passed:
+                continue
             point = np.asarray(state[base], dtype=float)
             closed = np.broadcast_to(closed, point.shape)
             direction = rng.uniform(0.5, 1.5, point.shape) * rng.choice([-1.0, 1.0], point.shape)
@@ -182,13 +186,20 @@ def check_network(derivations, step: float = 1e-6, rtol: float = 1e-6, seed: int
             numeric = (loss_at(point + step * direction, base, state)
                        - loss_at(point - step * direction, base, state)) / (2 * step)
             if not (np.isfinite(analytic) and np.isfinite(numeric)):
-                raise DerivationError(f"{name}: the {quantity} cannot be checked at sizes {_show(sizes)}: "
+                raise DerivationError(f"{name}: the {quantity or failure[0]} cannot be checked at sizes {_show(sizes)}: "
                                       f"it is not finite at the checking point")
             if abs(analytic - numeric) > rtol * max(abs(analytic), abs(numeric)) + 1e-7 * (1 + abs(loss)):
+                if quantity is not None and quantity.startswith("residual") and failure is None:
+                    failure = (quantity, base, closed, point, state)  # at a tie? the moved point decides
+                    passed = False
+                    continue
+                if quantity is None:
+                    quantity, base, closed, point, state = failure
                 entry, got, want = _worst_entry(closed, point, lambda p, b=base, v=state: loss_at(p, b, v), step)
                 raise DerivationError(f"{name}: the {quantity} is wrong at sizes {_show(sizes)}, entry {entry}: "
                                       f"the closed form gives {got:.12g}, central differences of L give "
                                       f"{want:.12g}; nothing was printed or written")
+            passed, failure = True, None
             checks += 1
     return checks
 
