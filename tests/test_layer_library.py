@@ -419,3 +419,22 @@ def test_the_readme_lists_the_shipped_layers_as_they_are():
         row = (f"| `{cls.op}` | `{cls.__name__}` | {cls.title} | `{cls.signature}` | {listed(cls.params)} | "
                f"{listed(cls.constants)} | {listed(cls.distributions)} |")
         assert row in readme, f"README's layer table is stale: {row}"
+
+
+def test_no_index_is_named_like_an_argument_or_a_size_of_the_layer():
+    """A layer's weight ``w`` and size ``s`` would otherwise share their letter with an index in LaTeX
+    (``K_{ukl w}`` for the index w of a weight printed as K)."""
+    class Shift(sd.Layer):
+        op = "shift_test"
+        signature = "x[m, s], w[s], u -> y[m, s]"
+        params = ("w",)
+        constants = ("u",)
+
+        def forward(self, f, x, w, u):
+            return lambda i, v: w[v] * x[i, v] + u
+
+    built = Shift().build()
+    names = {str(i.label) for d in built.definitions().values() for i in (*d.indices, *d.expr.atoms(sp.Idx))}
+    assert not names & {"w", "s", "u"}, names
+    derivation = Shift().vjp("w")
+    assert not {str(i.label) for i in derivation.expr.atoms(sp.Idx)} & {"w", "s", "u"}

@@ -94,3 +94,15 @@ def test_a_users_layer_name_is_escaped_everywhere():
     net.loss("loss")
     tex = render_sheet(net)
     assert "Soft_Plus" not in tex and r"Soft\_Plus" in tex
+
+
+@pytest.mark.parametrize("name", [n for n in sd.networks.shipped() if n != "multitask"])
+def test_example_networks_sheets_compile_with_their_own_layers(name, tmp_path):
+    """Each example network's sheet compiles, and Block One has a section for each kind of layer it uses."""
+    require_latexmk()
+    net = sd.networks.load(network=name)
+    tex = tmp_path / "answer_sheet.tex"
+    tex.write_text(render_sheet(net))
+    assert compile_pdf(tex).read_bytes()[:5] == b"%PDF-"
+    for layer in {type(layer) for layer in net.validate().layers.values()}:
+        assert rf"\subsection*{{{layer.title}}}" in tex.read_text(), layer.op

@@ -25,7 +25,7 @@ from symderiv.simplification.sums import apply_deltas
 
 def namer_for(built: BuiltLayer) -> IndexNamer:
     """A namer that avoids every index of the layer's definitions."""
-    namer = IndexNamer()
+    namer = IndexNamer(avoid=reserved_names(built))  # no index named like an array or a size
     for definition in built.definitions().values():
         namer.avoid(definition.expr)
         namer.used |= {str(i.label) for i in definition.indices}
@@ -38,12 +38,17 @@ def check_wrt(built: BuiltLayer, wrt: str) -> None:
                          f"differentiate with respect to one of: {', '.join(built.args)}")
 
 
-def readable_free_indices(expr: sp.Expr, indices: tuple, keep: tuple):
-    """Rename the free ``indices`` of ``expr`` to the first letters not taken by ``keep``."""
-    namer = IndexNamer(avoid=[str(k.label) for k in keep])
+def reserved_names(built: BuiltLayer) -> list[str]:
+    """Names no index may take: the layer's arguments, sizes and output (a weight ``w``, a size ``s``)."""
+    return [*built.args, *built.sizes, built.layer.out_name]
+
+
+def readable_free_indices(expr: sp.Expr, indices: tuple, keep: tuple, avoid=()):
+    """Rename the free ``indices`` of ``expr`` to the first letters not taken by ``keep`` (nor in ``avoid``)."""
+    namer = IndexNamer(avoid=[str(k.label) for k in keep] + list(avoid))
     new = namer.like(indices)
     unique = tidy_indices(canonical_bound(expr))  # bound names never clash with the new free ones
-    renamed = refresh_bound(unique, IndexNamer(avoid=[str(i.label) for i in (*keep, *new, *indices)]))
+    renamed = refresh_bound(unique, IndexNamer(avoid=[*(str(i.label) for i in (*keep, *new, *indices)), *avoid]))
     readable = sp.factor_terms(apply_deltas(substitute(renamed, dict(zip(indices, new)))))
     return tidy_indices(readable), new
 
@@ -75,7 +80,8 @@ def jacobian_expr(built: BuiltLayer, wrt: str, rules: Rules | None = None):
     rules = rules or rules_for(built)
     derivative, wrt_indices = derive(built, built.output.expr, wrt, namer, rules)
     expr = simplify_index_expr(derivative, rules, namer)
-    expr, wrt_indices = readable_free_indices(expr, wrt_indices, keep=built.output.indices)
+    expr, wrt_indices = readable_free_indices(expr, wrt_indices, keep=built.output.indices,
+                                              avoid=reserved_names(built))
     return expr, built.output.indices, wrt_indices
 
 
@@ -100,5 +106,5 @@ def vjp_expr(built: BuiltLayer, wrt: str, upstream=None, rules: Rules | None = N
         for index in reversed(out.indices):
             product = sp.Sum(product, (index, index.lower, index.upper))
         expr = simplify_index_expr(product, rules, namer)
-        results.append(readable_free_indices(expr, wrt_indices, keep=()))
+        results.append(readable_free_indices(expr, wrt_indices, keep=(), avoid=reserved_names(built)))
     return results if isinstance(upstream, list) else results[0]

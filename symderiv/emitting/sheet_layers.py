@@ -18,7 +18,9 @@ import sympy as sp
 
 from symderiv.derivation.steps import chain_steps, display, fixed_letters
 from symderiv.emitting.latex_env import Latex
+from symderiv.layers.base import parse_size
 from symderiv.layers.indices import make_index
+from symderiv.layers.sizes import size_names
 from symderiv.printing.latex import sheet_latex
 from symderiv.simplification.pipeline import simplify_index_expr
 from symderiv.simplification.rules import rules_for
@@ -33,16 +35,24 @@ NOTES = {"dropout": Latex(r"$M$ is the keep-mask: for each unit a uniform $r_{iu
 def _sizes(built, names) -> Latex:
     """``m`` is the number of samples, ``n`` the length of the feature axis of ``x``...: every size the layer uses."""
     parts = []
+    arrays = [(built.layer.out_name, built.layer.out_shape), *((a, spec.shape) for a, spec in built.args.items())]
     for size in built.sizes:
-        for arg, spec in [(built.layer.out_name, None), *built.args.items()]:
-            shape = spec.shape if spec is not None else built.layer.out_shape
+        symbol = names.get(size, sheet_latex(sp.Symbol(size)))
+        for arg, shape in arrays:
+            where = f" ${names.get(arg, sheet_latex(sp.Symbol(arg)))}$"
             if size in shape:
                 features = shape.index(size) == len(shape) - 1 and shape[0] == "m"
                 what = "the number of samples" if size == "m" else "the number of features of" if features \
                     else f"the length of axis {shape.index(size) + 1} of"
-                where = "" if size == "m" else f" ${names.get(arg, sheet_latex(sp.Symbol(arg)))}$"
-                parts.append(rf"${sheet_latex(sp.Symbol(size))}$ is {what}{where}")
+                parts.append(rf"${symbol}$ is {what}{'' if size == 'm' else where}")
                 break
+        else:  # a size seen only in arithmetic (2*ph): the axis it sets
+            for arg, shape in arrays:
+                axis = next((n for n, text in enumerate(shape) if size in size_names(text)), None)
+                if axis is not None:
+                    length = sheet_latex(parse_size(shape[axis], {}), names)
+                    parts.append(rf"axis {axis + 1} of{where} has length ${length}$")
+                    break
     return Latex("Sizes: " + "; ".join(parts) + ".") if parts else Latex("")
 
 

@@ -332,7 +332,8 @@ class Layer:
         name), if given, names the intermediates instead.
         """
         names = dict(names or {})
-        namer = IndexNamer()
+        # no index is named like an argument or a size of the layer (a weight ``w``, a size ``s``)
+        namer = IndexNamer(avoid=[*self.arg_specs, *self.sizes, self.out_name])
         formula = Formula(self.sizes, namer, rename=rename or (lambda n: n + suffix), extra=self.extra)
         bases, shapes = {}, {}
         for name, spec in self.arg_specs.items():

@@ -21,7 +21,7 @@ class Conv2d(Layer):
     signature = ("x[m, c_in, h, w_x], w[c_out, c_in, kh, kw], b[c_out] "
                  "-> y[m, c_out, h - kh + 1, w_x - kw + 1]")
     params = ("w", "b")
-    latex_names = {"w_x": r"w", "w": r"W"}
+    latex_names = {"w": r"K", "h": r"H", "w_x": r"W", "kh": r"k_h", "kw": r"k_w"}
 
     def forward(self, f, x, w, b):
         return lambda i, o, p, q: f.sum(f.c_in, lambda c: f.sum(f.kh, lambda a: f.sum(
@@ -38,8 +38,9 @@ class MaxPool2d(Layer):
     """
 
     op = "maxpool2d"
-    title = "Max pooling over 2 × 2 windows"
+    title = "Max pooling (2-by-2 windows, stride 2)"
     signature = "x[m, c, 2*ph, 2*pw] -> y[m, c, ph, pw]"
+    latex_names = {"ph": r"p_h", "pw": r"p_w"}
 
     def forward(self, f, x):
         def pooled(i, c, p, q):
@@ -60,7 +61,7 @@ class Flatten(Layer):
     op = "flatten"
     title = "Flattening"
     signature = "x[m, c, h, w_x] -> y[m, c*h*w_x]"
-    latex_names = {"w_x": r"w"}
+    latex_names = {"h": r"H", "w_x": r"W"}
 
     def forward(self, f, x):
         return lambda i, u: f.sum(f.c, lambda c: f.sum(f.h, lambda p: f.sum(

@@ -35,7 +35,7 @@ class IndexLatexPrinter(LatexPrinter):
         return self._print(sp.Symbol(name))
 
     def _print_Idx(self, index, *args):
-        return self._print(index.label)
+        return LatexPrinter._print_Symbol(self, index.label)  # an index is never renamed like an array or size
 
     def _print_IndexedBase(self, base, *args):
         return self._base_latex(str(base.label))

@@ -24,6 +24,7 @@ result in range conditions. These rules do what a teacher does instead:
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import sympy as sp
@@ -97,8 +98,71 @@ def _sum_of_term(term, k, lo, hi, bounds, fold):
         split = _split_on_condition(factor, inside[:position] + inside[position + 1:], k, lo, hi, bounds, fold)
         if split is not None:
             return outside * split
+    moved = _change_variable(inside, k, lo, hi, bounds, fold)
+    if moved is not None:
+        return outside * moved
     summed = sp.Sum(sp.Mul(*inside), (k, lo, hi))
     return outside * (fold(summed) if fold else summed)
+
+
+def _bounds_of(condition) -> list | None:
+    """The conjuncts of ``condition`` as expressions ``e`` meaning ``e ≥ 0`` (integers), or None."""
+    conjuncts = condition.args if isinstance(condition, sp.And) else (condition,)
+    out = []
+    for c in conjuncts:
+        if isinstance(c, sp.LessThan):
+            out.append(c.rhs - c.lhs)
+        elif isinstance(c, sp.StrictLessThan):
+            out.append(c.rhs - c.lhs - 1)
+        elif isinstance(c, sp.GreaterThan):
+            out.append(c.lhs - c.rhs)
+        elif isinstance(c, sp.StrictGreaterThan):
+            out.append(c.lhs - c.rhs - 1)
+        else:
+            return None
+    return [sp.expand(e) for e in out]
+
+
+def _change_variable(inside, k, lo, hi, bounds, fold):
+    """``Σ_k [0 ≤ e ≤ N − 1]·f(k)`` with ``e = ±k + r`` summed over ``a = e`` instead, when ``0 .. N − 1`` is
+    written more simply than ``k``'s own range (a kernel size ``kh`` against an output size ``h − kh + 1``):
+    ``Σ_a [lo ≤ k(a) ≤ hi]·f(k(a))``. A convolution's input gradient then runs over the kernel, not the output.
+    """
+    for position, factor in enumerate(inside):
+        if isinstance(factor, sp.Sum) and not any(lim.has(k) for _, *ends in factor.limits for lim in ends):
+            # Σ_k f·Σ_a [c]·A = Σ_a Σ_k [c]·f·A: the inner sum's guard may bound k too
+            moved = _change_variable([*inside[:position], *inside[position + 1:], factor.function],
+                                     k, lo, hi, bounds, fold)
+            if moved is not None:
+                return sp.Sum(moved, *factor.limits)
+            continue
+        if not (isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True)):
+            continue
+        (value, condition), _ = factor.args
+        conjuncts = _bounds_of(condition)
+        if conjuncts is None:
+            continue
+        for low in conjuncts:
+            slope = low.coeff(k)
+            rest = sp.expand(low - slope * k)
+            if slope not in (1, -1) or rest.has(k):
+                continue
+            for high in conjuncts:
+                span = sp.expand(high + low)  # (N − 1 − e) + e = N − 1
+                if high is low or span.has(sp.Idx) or not (span + 1).is_positive:
+                    continue
+                if sp.count_ops(span + 1) >= sp.count_ops(sp.expand(hi - lo + 1)):
+                    continue
+                taken = {str(i.label) for f in inside for i in f.atoms(sp.Idx)}
+                name = next(n for n in (f"{k.label}{c}" for c in itertools.count(1)) if n not in taken)
+                a = sp.Idx(sp.Symbol(name, integer=True), (0, span))
+                old = sp.expand((a - rest) / slope)  # e = a
+                others = [f for n, f in enumerate(inside) if n != position]
+                kept = [c for c in conjuncts if c is not low and c is not high]
+                body = substitute(sp.Mul(*others, value), {k: old})
+                guard = sp.And(*[sp.Ge(substitute(c, {k: old}), 0) for c in kept], sp.Ge(old, lo), sp.Le(old, hi))
+                return rewrite_sum(guarded(body, guard), a, 0, span, bounds, fold)
+    return None
 
 
 def _delta_out_of_sum(factor, k):
