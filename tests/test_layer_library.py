@@ -438,3 +438,46 @@ def test_no_index_is_named_like_an_argument_or_a_size_of_the_layer():
     assert not names & {"w", "s", "u"}, names
     derivation = Shift().vjp("w")
     assert not {str(i.label) for i in derivation.expr.atoms(sp.Idx)} & {"w", "s", "u"}
+
+
+def _ties(shape, seed=0):
+    """Values in {0, 1, 2}: most pooling windows and rows hold a tie for their largest value."""
+    return np.random.default_rng(seed).integers(0, 3, shape).astype(float)
+
+
+def test_max_pooling_sends_the_gradient_to_the_first_maximum_at_ties_as_pytorch_does():
+    x, g = _ties((2, 3, 4, 6)), np.random.default_rng(1).normal(size=(2, 3, 2, 3))
+    layer = sd.layers.MaxPool2d()
+    got = layer.vjp("x").evaluate(x=x, g=g)
+    xt = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, 2).backward(torch.tensor(g))
+    assert np.array_equal(got, xt.grad.numpy())
+    jacobian = layer.jacobian("x").evaluate(x=x)  # (output axes, input axes): 1 where an input is the first max
+    assert np.array_equal(jacobian.sum(axis=(0, 1, 2, 3)), _first_max_counts(x))
+
+
+def _first_max_counts(x):
+    """How many outputs of a 2x2 max pool take each input as their (first) maximum, by PyTorch."""
+    xt = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, 2).sum().backward()
+    return xt.grad.numpy()
+
+
+def test_f_max_over_an_axis_is_derived_with_the_first_maximum_as_pytorch_max():
+    class RowMax(sd.Layer):
+        op = "row_max_test"
+        signature = "x[m, n] -> y[m]"
+
+        def forward(self, f, x):
+            return lambda i: f.max(f.n, lambda u: x[i, u])
+
+    x, g = _ties((7, 5)), np.random.default_rng(2).normal(size=7)
+    layer = RowMax()
+    derivation = layer.vjp("x")  # derived and checked (brute force, finite differences) when made
+    xt = torch.tensor(x, requires_grad=True)
+    values = torch.max(xt, 1).values
+    values.backward(torch.tensor(g))
+    assert np.array_equal(derivation.evaluate(x=x, g=g), xt.grad.numpy())
+    from symderiv.printing.latex import sheet_latex
+    assert sheet_latex(layer.build().output.expr).startswith(r"\max_{u}")
+    assert r"\operatorname{arg\,max}" in sheet_latex(derivation.expr)

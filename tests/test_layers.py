@@ -10,7 +10,9 @@ import pytest
 import sympy as sp
 
 import symderiv as sd
+from symderiv.layers.indices import FirstMax
 from symderiv.printing import windows
+from symderiv.simplification.sums import bounds_of
 from custom_layers import CUSTOM_LAYERS
 
 ALL_LAYERS = [*sd.LAYERS.values(), *CUSTOM_LAYERS]
@@ -46,8 +48,19 @@ def test_no_leftovers_from_sympy(cls, arg, kind):
             solvable = [k for k, _, _ in s.limits if difference.coeff(k) in (1, -1)]
             assert not solvable, f"uncontracted delta in {s}"
     for pw in expr.atoms(sp.Piecewise):  # SymPy's own range conditions look like (k >= 0) & (k <= n - 1)
-        edges = len(pw.args) == 2 and windows.padding(*pw.args[0]) is not None
+        edges = len(pw.args) == 2 and (windows.padding(*pw.args[0]) is not None or _in_windows(*pw.args[0]))
         assert edges or not any(isinstance(c, sp.And) for _, c in pw.args), f"range condition left in {pw}"
+
+
+def _in_windows(value, condition) -> bool:
+    """Whether ``condition`` only says that each point a maximum is compared at lies in its window
+    (``0 ≤ s − 2v ≤ 1``: input row s is in output row v's pooling window)."""
+    allowed = set()
+    for first in value.atoms(FirstMax):
+        _, k, j = first.args
+        allowed |= {sp.expand(j - k.lower), sp.expand(k.upper - j)}
+    conjuncts = bounds_of(condition)
+    return conjuncts is not None and bool(allowed) and set(conjuncts) <= allowed
     for step in expr.atoms(sp.Heaviside):
         assert len(step.args) == 2 and step.args[1] in (0, 1), f"step without its value at 0: {step}"
 

@@ -37,6 +37,7 @@ import sympy as sp
 
 from symderiv.layers.base import Definition
 from symderiv.printing.identifiers import label_of
+from symderiv.layers.indices import BINDERS
 from symderiv.printing.numpy_code import MaxOver, StepArray
 
 
@@ -255,10 +256,10 @@ def _canonical(expr: sp.Expr):
                 body = body.xreplace({k: new})
                 limits.append((new, lo, hi))
             return sp.Sum(body, *limits)
-        if isinstance(e, MaxOver):
-            k = e.args[1]
+        if isinstance(e, BINDERS):
+            body, k, *rest = e.args
             new = sp.Idx(sp.Symbol(f"_b{next(counter)}", integer=True), (k.lower, k.upper))
-            return MaxOver(bound(e.args[0]).xreplace({k: new}), new)
+            return e.func(bound(body).xreplace({k: new}), new, *(bound(r) for r in rest))
         if not e.args or isinstance(e, sp.Indexed):
             return e
         return e.func(*(bound(a) for a in e.args))
@@ -326,21 +327,22 @@ def common_subexpressions(definitions: list[Definition], prefix: str = "t", take
             key, free = _canonical(e) if e.args else (None, ())
             if key in shared:
                 if key not in named:
-                    inner = e.func(*(visit(a) for a in e.args)) if not isinstance(e, (sp.Sum, MaxOver)) else \
+                    inner = e.func(*(visit(a) for a in e.args)) if not isinstance(e, (sp.Sum, *BINDERS)) else \
                         _visit_inside(e)
                     definition = _make(_fresh(f"{prefix}{len(named)}", taken), free, inner)
                     named[key] = definition
                     before.append(definition)
                 definition = named[key]
                 return definition.element(free) if free else definition.base
-            if isinstance(e, (sp.Sum, MaxOver)):
+            if isinstance(e, (sp.Sum, *BINDERS)):
                 return _visit_inside(e)
             return e.func(*(visit(a) for a in e.args))
 
         def _visit_inside(e):
             if isinstance(e, sp.Sum):
                 return sp.Sum(visit(e.function), *e.limits)
-            return MaxOver(visit(e.args[0]), e.args[1])
+            body, k, *rest = e.args
+            return e.func(visit(body), k, *(visit(r) for r in rest))
 
         return visit(expr)
 

@@ -23,7 +23,7 @@ from typing import Callable, ClassVar
 
 import sympy as sp
 
-from symderiv.layers.indices import IndexNamer, substitute
+from symderiv.layers.indices import IndexNamer, MaxOver, substitute
 from symderiv.layers.sizes import parse_size_value, size_names
 from symderiv.layers.sizes import size_symbol as _size_symbol
 
@@ -216,6 +216,11 @@ class Formula:
         """``Σ_k body(k)`` with ``k`` fresh over ``0 .. size-1``."""
         k = self.index(size)
         return sp.Sum(body(k), (k, 0, k.upper))
+
+    def max(self, size, body: Callable[[sp.Idx], sp.Expr]) -> MaxOver:
+        """``max_k body(k)`` with ``k`` fresh over ``0 .. size-1``; its derivative goes to the first maximum."""
+        k = self.index(size)
+        return MaxOver(sp.sympify(body(k), strict=True), k)
 
     def let(self, name: str, shape, body: Callable[..., sp.Expr]) -> sp.Basic:
         """Name an intermediate ``name[shape] = body(*indices)`` and return its base (``...`` in ``shape``

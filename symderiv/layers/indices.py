@@ -62,6 +62,55 @@ class IndexNamer:
         return tuple(self.fresh(index_size(i)) for i in indices)
 
 
+# ---- binders besides the sum: the largest value over an index, and where it is first reached ------
+
+class MaxOver(sp.Function):
+    """``max_k body``: the largest value of ``body`` over the index ``k`` (``f.max`` in a forward formula).
+
+    Its derivative goes to the first index where the largest value is reached
+    (:class:`FirstMax`), as PyTorch's ``max`` and ``max_pool2d`` do at ties:
+    ``d max_k b(k) = Σ_j [j = first argmax_k b(k)] · d b(j)``.
+    """
+
+    nargs = 2
+
+    @property
+    def bound(self) -> sp.Idx:
+        return self.args[1]
+
+    @property
+    def free_symbols(self):
+        body, k = self.args
+        return (body.free_symbols - {k}) | k.lower.free_symbols | k.upper.free_symbols
+
+    def _eval_derivative(self, s):
+        body, k = self.args
+        j = _renamed(k, _Fresh(index_labels(body) | {str(k.label)}, prefix=f"{k.label}_")())
+        return sp.Sum(FirstMax(body, k, j) * substitute(body, {k: j}).diff(s), (j, k.lower, k.upper))
+
+
+class FirstMax(sp.Function):
+    """``[j = the first k at which body(k) is largest]``: 1 or 0 (``body`` binds ``k``; ``j`` is free)."""
+
+    nargs = 3
+    is_nonnegative = True
+
+    @property
+    def bound(self) -> sp.Idx:
+        return self.args[1]
+
+    @property
+    def free_symbols(self):
+        body, k, j = self.args
+        return (body.free_symbols - {k}) | j.free_symbols | k.lower.free_symbols | k.upper.free_symbols
+
+    def _eval_derivative(self, s):
+        return sp.S.Zero  # piecewise constant in the values it compares
+
+
+BINDERS = (MaxOver, FirstMax)
+
+
 # ---- binding: the one capture-avoiding way to rename or substitute indices -----------------------
 
 def index_labels(expr: sp.Basic) -> set[str]:
@@ -85,6 +134,12 @@ def free_index_labels(expr: sp.Basic) -> set[str]:
         for _, lo, hi in expr.limits:
             labels |= free_index_labels(lo) | free_index_labels(hi)
         return labels
+    if isinstance(expr, BINDERS):
+        body, k, *rest = expr.args
+        labels = free_index_labels(body) - {str(k.label)}
+        for other in rest:
+            labels |= free_index_labels(other)
+        return labels
     labels: set[str] = set()
     for a in expr.args:
         labels |= free_index_labels(a)
@@ -93,7 +148,8 @@ def free_index_labels(expr: sp.Basic) -> set[str]:
 
 def bound_index_labels(expr: sp.Basic) -> set[str]:
     """The names of every summation index in ``expr``."""
-    return {str(k.label) for s in expr.atoms(sp.Sum) for k, _, _ in s.limits}
+    return ({str(k.label) for s in expr.atoms(sp.Sum) for k, _, _ in s.limits}
+            | {str(b.bound.label) for b in expr.atoms(*BINDERS)})
 
 
 def _renamed(index: sp.Idx, name: str) -> sp.Idx:
@@ -162,6 +218,17 @@ def _substitute(expr, mapping, fresh):
             body = _substitute(body, _same_label(body, k, str(new.label)), fresh)
             k = new
         return sp.Sum(_substitute(body, scoped, fresh), (k, lo, hi))
+    if isinstance(expr, BINDERS):
+        body, k, *rest = expr.args
+        rest = [_substitute(r, mapping, fresh) for r in rest]
+        label = str(k.label)
+        scoped = {a: v for a, v in mapping.items()
+                  if not (isinstance(a, sp.Idx) and str(a.label) == label) and body.has(a)}
+        if any(label in free_index_labels(v) for v in scoped.values()):
+            new = _renamed(k, fresh())
+            body = _substitute(body, _same_label(body, k, str(new.label)), fresh)
+            k = new
+        return expr.func(_substitute(body, scoped, fresh), k, *rest)
     if not expr.args or isinstance(expr, sp.Idx):
         return expr
     args = [_substitute(a, mapping, fresh) for a in expr.args]
@@ -195,6 +262,15 @@ def _rename(expr, choose, taken):
         new = _renamed(k, name)
         body = _substitute(body, _same_label(body, k, name), _Fresh(()))  # no capture: name is unused
         return sp.Sum(_rename(body, choose, taken | {name}), (new, lo, hi))
+    if isinstance(expr, BINDERS):
+        body, k, *rest = expr.args
+        name = str(choose(k, taken))
+        clash = (free_index_labels(body) - {str(k.label)}) | bound_index_labels(body)
+        while name in clash:
+            name += "_"
+        new = _renamed(k, name)
+        body = _substitute(body, _same_label(body, k, name), _Fresh(()))
+        return expr.func(_rename(body, choose, taken | {name}), new, *[_rename(r, choose, taken) for r in rest])
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
         return expr
     args = [_rename(a, choose, taken) for a in expr.args]

@@ -5,8 +5,6 @@ subscripts (``x[i, c, p + a, q + b]``, ``x[i, c, 2p + a, 2q + b]``), printed
 as NumPy views (:mod:`symderiv.printing.windows`); the derivatives come out of
 the engine like every other layer's.
 """
-import itertools
-
 import sympy as sp
 
 from symderiv.layers.base import Layer
@@ -29,12 +27,11 @@ class Conv2d(Layer):
 
 
 class MaxPool2d(Layer):
-    """``y[i, c, p, q] = max over the 2×2 window x[i, c, 2p + a, 2q + b]`` (stride 2; even height and width).
+    """``y[i, c, p, q] = max_a max_b x[i, c, 2p + a, 2q + b]`` over 2×2 windows (stride 2; even height and width).
 
-    Written as ``Σ_k x_k·[x_k is the window's first largest element]`` (the
-    elements in row-major order, ``>`` before and ``≥`` after ``k``): the
-    value is the maximum, and its derivative goes to the first maximum, as
-    PyTorch's ``max_pool2d`` does at ties.
+    ``f.max``'s derivative goes to the first maximum; the window's rows are
+    maximised first, then its columns, so at ties the gradient goes to the
+    first largest element in row-major order, as PyTorch's ``max_pool2d``.
     """
 
     op = "maxpool2d"
@@ -43,15 +40,7 @@ class MaxPool2d(Layer):
     latex_names = {"ph": r"p_h", "pw": r"p_w"}
 
     def forward(self, f, x):
-        def pooled(i, c, p, q):
-            window = [x[i, c, 2 * p + a, 2 * q + b] for a, b in itertools.product(range(2), range(2))]
-            total = 0
-            for k, value in enumerate(window):
-                first = sp.Mul(*[sp.Heaviside(value - other, 0) for other in window[:k]])  # strictly above earlier
-                rest = sp.Mul(*[sp.Heaviside(value - other, 1) for other in window[k + 1:]])  # not below later
-                total += value * first * rest
-            return total
-        return pooled
+        return lambda i, c, p, q: f.max(2, lambda a: f.max(2, lambda b: x[i, c, 2 * p + a, 2 * q + b]))
 
 
 class Flatten(Layer):

@@ -63,6 +63,15 @@ class IndexLatexPrinter(LatexPrinter):
             return self.names[symbol.name]
         return super()._print_Symbol(symbol, style)
 
+    def _print_MaxOver(self, expr, exp=None):
+        body, k = expr.args
+        text = rf"\max_{{{self._print(k)}}} {self._print(body)}"
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
+
+    def _print_FirstMax(self, expr, exp=None):
+        body, k, j = expr.args
+        return rf"\left[{self._print(j)} = \operatorname{{arg\,max}}_{{{self._print(k)}}} {self._print(body)}\right]"
+
     def _print_Heaviside(self, step, exp=None):
         argument = step.args[0]
         relation = ">" if len(step.args) > 1 and step.args[1] == 0 else r"\geq"

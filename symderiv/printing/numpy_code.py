@@ -29,6 +29,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from symderiv.printing import windows
+from symderiv.layers.indices import FirstMax, MaxOver
 from symderiv.printing.identifiers import Namespace, label_of
 from symderiv.printing.special_functions import SCIPY_SPECIAL
 from symderiv.simplification.sums import guarded
@@ -36,17 +37,7 @@ from symderiv.simplification.sums import guarded
 Code = tuple[str, tuple]
 
 
-class MaxOver(sp.Function):
-    """``max_k body``: the largest value of ``body`` over the index ``k`` (printed as ``.max(axis=...)``).
-
-    Only the kernels use it, to shift exponentials (``exp(z - max z)``) so that they cannot overflow.
-    """
-
-    nargs = 2
-
-    @property
-    def bound(self) -> sp.Idx:
-        return self.args[1]
+# ``max_k body`` (``f.max``; the kernels also shift exponentials by it) and ``[j = first argmax_k body]``
 
 
 class StepArray(sp.IndexedBase):
@@ -66,7 +57,8 @@ def _floating(expr: sp.Basic) -> bool:
     """
     if isinstance(expr, sp.Indexed):
         return not isinstance(expr.base, StepArray)
-    if isinstance(expr, (sp.Heaviside, sp.KroneckerDelta, sp.Idx, sp.Symbol, sp.Number, sp.logic.boolalg.Boolean)):
+    if isinstance(expr, (sp.Heaviside, sp.KroneckerDelta, sp.Idx, sp.Symbol, sp.Number, sp.logic.boolalg.Boolean,
+                         FirstMax)):
         return False
     return any(_floating(a) for a in expr.args)
 
@@ -646,6 +638,10 @@ class ArrayCodePrinter:
             axes = self._merge(parts)
             lhs, rhs = (self._broadcast(c, h, axes) for c, h in parts)
             return f"({lhs} {ops[type(cond)]} {rhs})", axes
+        if isinstance(cond, sp.And):
+            parts = [self._condition(c) for c in sorted(cond.args, key=sp.default_sort_key)]
+            axes = self._merge(parts)
+            return "(" + " & ".join(self._broadcast(c, h, axes) for c, h in parts) + ")", axes
         raise UnsupportedExpression(f"cannot print the condition {cond} as NumPy code")
 
     # ---- contractions ------------------------------------------------------------
@@ -656,6 +652,19 @@ class ArrayCodePrinter:
             return code, have
         keep = tuple(a for a in have if a != index)
         return f"{self._wrap(code)}.max(axis={have.index(index)})", keep
+
+    def _t_FirstMax(self, expr) -> Code:
+        """``[j = first argmax_k body]``: ``np.argmax`` (the first maximum) compared with ``j``."""
+        body, k, j = expr.args
+        code, have = self.translate(body)
+        first = f"{self.np}.argmax({code}, axis={have.index(k)})" if k in have else "0"
+        keep = tuple(a for a in have if a != k)
+        if k.lower != 0:
+            first = f"{first} + {self._scalar(k.lower)}"
+        parts = [(first, keep), self.translate(j)]
+        axes = self._merge(parts)
+        a, b = (self._broadcast(c, h, axes) for c, h in parts)
+        return f"({a} == {b})", axes
 
     def _t_Sum(self, expr) -> Code:
         body = expr.function

@@ -105,7 +105,7 @@ def _sum_of_term(term, k, lo, hi, bounds, fold):
     return outside * (fold(summed) if fold else summed)
 
 
-def _bounds_of(condition) -> list | None:
+def bounds_of(condition) -> list | None:
     """The conjuncts of ``condition`` as expressions ``e`` meaning ``e ≥ 0`` (integers), or None."""
     conjuncts = condition.args if isinstance(condition, sp.And) else (condition,)
     out = []
@@ -139,7 +139,7 @@ def _change_variable(inside, k, lo, hi, bounds, fold):
         if not (isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True)):
             continue
         (value, condition), _ = factor.args
-        conjuncts = _bounds_of(condition)
+        conjuncts = bounds_of(condition)
         if conjuncts is None:
             continue
         for low in conjuncts:

@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symderiv.layers.indices import substitute
+from symderiv.layers.indices import BINDERS, MaxOver, substitute
 from symderiv.simplification.guard import SimplificationTimeout, expression_size, time_limit
 from symderiv.simplification.steps import at_kinks, piecewise_to_steps
 from symderiv.verification.forward import bind_arrays, forward_values
@@ -174,6 +174,18 @@ def _unrolled(expr: sp.Expr) -> sp.Expr:
             terms.append(_unrolled(term))
         total = sp.Add(*terms)
         return total.doit() if total.has(sp.Idx) else total
+    if isinstance(expr, BINDERS) and expr.bound.lower.is_Integer and expr.bound.upper.is_Integer:
+        body, k, *rest = expr.args
+        values = [_unrolled(substitute(body, {k: sp.Integer(v)}))
+                  for v in range(int(k.lower), int(k.upper) + 1)]
+        if isinstance(expr, MaxOver):
+            return sp.Max(*values)
+        j = _unrolled(rest[0])
+        if not j.is_Integer:
+            return expr.func(_unrolled(body), k, j)
+        at = int(j) - int(k.lower)  # first maximum: above every earlier value, not below any later one
+        return sp.Mul(*[sp.Heaviside(values[at] - v, 0) for v in values[:at]],
+                      *[sp.Heaviside(values[at] - v, 1) for v in values[at + 1:]])
     if not expr.args or isinstance(expr, (sp.Idx, sp.Indexed, sp.IndexedBase)):
         return expr.doit() if isinstance(expr, sp.Indexed) else expr
     args = [_unrolled(a) for a in expr.args]
