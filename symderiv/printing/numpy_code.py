@@ -21,6 +21,7 @@ Functions (exp, log, tanh, ...) are printed by SymPy's own ``NumPyPrinter``.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import string
 
@@ -29,10 +30,10 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from symderiv.printing import windows
-from symderiv.layers.indices import FirstMax, MaxOver
+from symderiv.layers.indices import FirstMax, MaxOver, substitute
 from symderiv.printing.identifiers import Namespace, label_of
 from symderiv.printing.special_functions import SCIPY_SPECIAL
-from symderiv.simplification.sums import guarded
+from symderiv.simplification.sums import bounds_of, guarded
 
 Code = tuple[str, tuple]
 
@@ -676,6 +677,9 @@ class ArrayCodePrinter:
         flattened = self._radix_sum(body, summed)
         if flattened is not None:
             return flattened
+        spread = self._window_sum(body, summed)
+        if spread is not None:
+            return spread
         factors, parts = [], []
         for factor in sp.Mul.make_args(body):
             padded = None
@@ -733,6 +737,63 @@ class ArrayCodePrinter:
                 sizes = [self._scalar(a.upper + 1 - a.lower) for a in (*keep, flat)]
                 return f"{self._wrap(code)}.reshape({', '.join(sizes)})", (*keep, flat)
         return None
+
+    def _window_sum(self, body, summed) -> Code | None:
+        """``Σ_r [0 ≤ v − c·r ≤ c − 1]·F(r, v − c·r)`` over ``v`` of ``c·N_r`` values: each ``v`` is ``c·r + a`` for
+        exactly one ``(r, a)``, so the sum is ``F(r, a)`` with the axes ``r, a`` merged into ``v`` (a pooling
+        window's gradient, put back in place by one reshape; no grid of ``v`` against ``r``)."""
+        factors = sp.Mul.make_args(body)
+        guards = [f for f in factors if isinstance(f, sp.Piecewise) and len(f.args) == 2 and f.args[1] == (0, True)]
+        if len(guards) != 1:
+            return None
+        (value, condition), _ = guards[0].args
+        conjuncts = bounds_of(condition)
+        if conjuncts is None:
+            return None
+        pairs, used = [], []
+        for r in summed:
+            for low in conjuncts:
+                c = -low.coeff(r)
+                free = [t for t in low.atoms(sp.Idx) if t != r]
+                if not (c.is_Integer and c >= 2 and len(free) == 1 and r.lower == 0 and free[0].lower == 0):
+                    continue
+                v = free[0]
+                if v in summed or sp.expand(low - (v - c * r)) != 0 or sp.expand(c - 1 - low) not in conjuncts \
+                        or sp.expand(v.upper + 1 - c * (r.upper + 1)) != 0 or any(v == p[1] for p in pairs):
+                    continue
+                pairs.append((r, v, c))
+                used += [low, sp.expand(c - 1 - low)]
+                break
+        if not pairs:
+            return None
+        taken = {str(i.label) for i in body.atoms(sp.Idx)}
+        spots = {}
+        for r, v, c in pairs:
+            name = next(n for n in (f"{v.label}{k}" for k in itertools.count(1)) if n not in taken)
+            taken.add(name)
+            spots[v] = sp.Idx(sp.Symbol(name, integer=True), (0, c - 1))
+        place = {v: c * r + spots[v] for r, v, c in pairs}
+        rest = [sp.Ge(substitute(k, place), 0) for k in conjuncts if k not in used]
+        others = [f for f in factors if f is not guards[0]]
+        inner = substitute(sp.Mul(*others, value), place)
+        inner = sp.Piecewise((inner, sp.And(*rest)), (0, True)) if rest else inner
+        remaining = [k for k in summed if k not in {r for r, _, _ in pairs}]
+        inner = sp.Sum(inner, *[(k, k.lower, k.upper) for k in remaining]) if remaining else inner
+        code, have = self.translate(inner)
+        if any(r not in have or spots[v] not in have for r, v, _ in pairs):
+            return None
+        order, axes = [], []
+        for axis in have:
+            pair = next((p for p in pairs if p[0] == axis), None)
+            if pair is not None:
+                order += [axis, spots[pair[1]]]
+                axes.append(pair[1])
+            elif axis not in spots.values():
+                order.append(axis)
+                axes.append(axis)
+        code = self._broadcast(code, have, tuple(order))
+        sizes = [self._scalar(a.upper + 1 - a.lower) for a in axes]
+        return f"{self._wrap(code)}.reshape({', '.join(sizes)})", tuple(axes)
 
     def _product_of(self, parts) -> Code:
         """The elementwise product of (code, axes) parts, broadcast."""
