@@ -447,12 +447,12 @@ def _ties(shape, seed=0):
 
 def test_max_pooling_sends_the_gradient_to_the_first_maximum_at_ties_as_pytorch_does():
     x, g = _ties((2, 3, 4, 6)), np.random.default_rng(1).normal(size=(2, 3, 2, 3))
-    layer = sd.layers.MaxPool2d()
-    got = layer.vjp("x").evaluate(x=x, g=g)
+    layer = sd.layers.MaxPool2d()  # its derivations are checked against brute force in test_layers.py
+    got = layer.vjp("x", verify=False).evaluate(x=x, g=g)
     xt = torch.tensor(x, requires_grad=True)
     F.max_pool2d(xt, 2).backward(torch.tensor(g))
     assert np.array_equal(got, xt.grad.numpy())
-    jacobian = layer.jacobian("x").evaluate(x=x)  # (output axes, input axes): 1 where an input is the first max
+    jacobian = layer.jacobian("x", verify=False).evaluate(x=x)  # (output axes, input axes): 1 where an input is the first max
     assert np.array_equal(jacobian.sum(axis=(0, 1, 2, 3)), _first_max_counts(x))
 
 

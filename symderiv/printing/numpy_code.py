@@ -697,8 +697,12 @@ class ArrayCodePrinter:
             fused = self._fused_sum(factors, parts, summed)
             if fused is not None:
                 return fused
-        if not same_axes and len(parts) <= 3 and all(not isinstance(f, sp.Add) for f in factors):
-            return self._einsum(parts, summed)
+        if not same_axes and all(not isinstance(f, sp.Add) for f in factors):
+            merged = self._merged_contraction(body, summed)
+            if merged is not None:
+                return merged
+            if len(parts) <= 10:  # four or more arrays: one planned einsum, not their broadcast product summed
+                return self._einsum(parts, summed)
         code, have = self.translate(body)
         keep = tuple(a for a in have if a not in summed)
         axis = tuple(have.index(k) for k in summed if k in have)
@@ -714,6 +718,37 @@ class ArrayCodePrinter:
             return (f"({ones} @ {code})" if axis[0] == 0 else f"({code} @ {ones})"), keep
         axis_code = axis[0] if len(axis) == 1 else axis
         return f"{self._wrap(code)}.sum(axis={axis_code})", keep
+
+    def _merged_contraction(self, body, summed) -> Code | None:
+        """``Σ_a A·(Σ_b B·(Σ_c C·D))`` as one ``np.einsum`` of A, B, C, D over a, b, c, when that takes four or
+        more arrays: the contraction order is then planned over all of them (``optimize=True``), and no large
+        intermediate fixed by the nesting (an attention weight's gradient made a 4-axis array) is built."""
+        factors, bound = list(sp.Mul.make_args(body)), list(summed)
+        merged = False
+        for _ in range(8):
+            inner = next((f for f in factors if isinstance(f, sp.Sum)
+                          and all(lo == k.lower and hi == k.upper for k, lo, hi in f.limits)
+                          and not any(isinstance(g, sp.Add) for g in sp.Mul.make_args(f.function))), None)
+            if inner is None:
+                break
+            limits = [k for k, _, _ in inner.limits]
+            elsewhere = set(bound).union(*(g.atoms(sp.Idx) for g in factors if g is not inner))
+            if set(limits) & elsewhere:
+                break
+            factors.remove(inner)
+            factors += list(sp.Mul.make_args(inner.function))
+            bound += limits
+            merged = True
+        arrays = [f for f in factors if f.atoms(sp.Idx)]
+        if not merged or len(arrays) < 4 or len(arrays) > 10 or any(isinstance(f, (sp.Sum, sp.Piecewise)) for f in factors):
+            return None
+        scalars = sp.Mul(*[f for f in factors if not f.atoms(sp.Idx)])
+        parts = [self.translate(f) for f in arrays]
+        code, keep = self._einsum(parts, bound)
+        if scalars != 1:
+            scalar, _ = self.translate(scalars)
+            code = f"{self._wrap(scalar)}*{code}"
+        return code, keep
 
     def _radix_sum(self, body, summed) -> Code | None:
         """``Σ_{a,b,c} δ(u, a·N_bN_c + b·N_c + c) f[a, b, c]``: ``f`` reshaped, its axes a, b, c merged into u."""
@@ -838,5 +873,8 @@ class ArrayCodePrinter:
         spec = ",".join("".join(letters[a] for a in have) for _, have in parts)
         spec += "->" + "".join(letters[a] for a in keep)
         scale = [self._scalar(k.upper + 1) for k in summed if k not in letters]
-        code = f'{self.np}.einsum("{spec}", {", ".join(c for c, _ in parts)})'
+        # a contraction between different arrays (or of three) goes through BLAS by pairs (optimize=True);
+        # NumPy's own loop is kept for a product of arrays over the same axes, reduced (no path to plan)
+        plan = ", optimize=True" if len(parts) > 2 or len({h for _, h in parts}) > 1 else ""
+        code = f'{self.np}.einsum("{spec}", {", ".join(c for c, _ in parts)}{plan})'
         return (code + "".join(f"*{s}" for s in scale)), keep
