@@ -27,9 +27,9 @@ from test_random_networks import TORCH  # noqa: E402
 
 
 def main(argv):
-    name, sizes = argv[0], {k: int(v) for k, v in (a.split("=") for a in argv[1:])}
+    name, sizes = argv[0], {k: int(v) for k, v in (a.split("=") for a in argv[1:] if "=" in a)}
     dtype = np.float64 if "--float64" in argv else np.float32
-    repeat = 15
+    repeat = 30
     net = sd.networks.load(network=name)
     checked = net.validate()
     module = load_kernels(render_kernels(net))

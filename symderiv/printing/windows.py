@@ -174,9 +174,11 @@ def view(array: str, shape, indices, np: str, scalar: Callable[[sp.Expr], str]):
         if form is None:
             raise IndexArithmeticError(f"position {position + 1} ({index}) is not an affine expression of indices")
         terms, constant = form
-        if all(t.sign < 0 for t in terms) and terms:  # read the axis reversed: positive steps
+        negated = [Term(t.index, sp.expand(-t.coefficient), -t.sign) for t in terms]
+        backwards = len(terms) == 2 and _window(terms) is None and _window(negated) is not None  # u − 2v
+        if (all(t.sign < 0 for t in terms) and terms) or backwards:  # read the axis reversed: positive steps
             flips.append(position)
-            terms = [Term(t.index, sp.expand(-t.coefficient), 1) for t in terms]
+            terms = negated
             constant = sp.expand(size - 1 - constant)
         low, high = extent(terms, constant)
         radix = _radix(terms)

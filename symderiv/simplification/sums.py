@@ -262,14 +262,21 @@ def apply_deltas(expr: sp.Expr) -> sp.Expr:
     >>> w = sp.IndexedBase("w")
     >>> apply_deltas(sp.KroneckerDelta(u, v) * w[v])
     KroneckerDelta(u, v)*w[u]
+    >>> r = make_index("r", n)  # a chain: every delta is kept (one was lost when a later delta was stale)
+    >>> apply_deltas(sp.KroneckerDelta(r, u) * sp.KroneckerDelta(u, v) * w[u])
+    KroneckerDelta(r, u)*KroneckerDelta(r, v)*w[r]
     """
+    def plain(f):
+        return isinstance(f, sp.KroneckerDelta) and all(isinstance(a, sp.Idx) for a in f.args) \
+            and (f.args[0].lower, f.args[0].upper) == (f.args[1].lower, f.args[1].upper)
+
     def term(t):
-        factors = list(sp.Mul.make_args(t))
-        for delta in [f for f in factors if isinstance(f, sp.KroneckerDelta)]:
-            a, b = delta.args
-            if not (isinstance(a, sp.Idx) and isinstance(b, sp.Idx) and (a.lower, a.upper) == (b.lower, b.upper)):
-                continue
-            keep, drop = sorted((a, b), key=lambda i: str(i.label))
+        factors, done = list(sp.Mul.make_args(t)), set()
+        while True:  # the deltas as they are now: an earlier one may have renamed an index of a later one
+            delta = next((f for f in factors if plain(f) and f not in done), None)
+            if delta is None:
+                return sp.Mul(*factors)
+            done.add(delta)
+            keep, drop = sorted(delta.args, key=lambda i: str(i.label))
             factors = [f if f is delta else substitute(f, {drop: keep}) for f in factors]
-        return sp.Mul(*factors)
     return sp.Add(*[term(t) for t in sp.Add.make_args(expr)])
