@@ -112,3 +112,131 @@ def test_a_read_that_may_leave_its_axis_is_refused():
         ArrayCodePrinter().aligned(built.output.expr, built.output.indices)
     with pytest.raises(DerivationError, match="cannot be checked"):
         Overrun().vjp("x")
+
+
+class DilatedConv1d(sd.Layer):
+    """Taps two apart: ``x[i, u + 2a]`` (the start is the output position, the window strided)."""
+
+    op = "dilated_conv1d_test"
+    signature = "x[m, q + 2*k - 2], w[k] -> y[m, q]"
+    params = ("w",)
+
+    def forward(self, f, x, w):
+        return lambda i, u: f.sum(f.k, lambda a: w[a] * x[i, u + 2 * a])
+
+
+class MaxPool1d(sd.Layer):
+    """Overlapping windows of 3, stride 2, with ``f.max``: ties go to the first maximum, as in PyTorch."""
+
+    op = "maxpool1d_test"
+    signature = "x[m, 2*q + 1] -> y[m, q]"
+
+    def forward(self, f, x):
+        return lambda i, u: f.max(3, lambda a: x[i, 2 * u + a])
+
+
+CASES_MORE = {
+    DilatedConv1d: (lambda x, w: F.conv1d(x[:, None, :], w[None, None, :], dilation=2)[:, 0, :],
+                    {"x": (3, 9), "w": (3,)}),  # q = 5, k = 3
+    MaxPool1d: (lambda x: F.max_pool1d(x[:, None, :], 3, stride=2)[:, 0, :], {"x": (4, 11)}),  # q = 5
+}
+
+
+@pytest.mark.parametrize("cls", list(CASES_MORE), ids=[c.op for c in CASES_MORE])
+def test_more_windows_match_pytorch(cls):
+    reference, shapes = CASES_MORE[cls]
+    rng = np.random.default_rng(3)
+    arrays = {name: rng.integers(0, 3, shape).astype(float) if cls is MaxPool1d else rng.normal(size=shape)
+              for name, shape in shapes.items()}  # the pooling input full of ties
+    tensors = {name: torch.tensor(v, requires_grad=True) for name, v in arrays.items()}
+    out = reference(*tensors.values())
+    g = rng.normal(size=tuple(out.shape))
+    out.backward(torch.tensor(g))
+    layer = cls()
+    built = layer.build()
+    values, sizes = bind_arrays(built, arrays)
+    forward = evaluate_index_expr(built.output.expr, built.output.indices, values, sizes)
+    np.testing.assert_allclose(forward, out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for name in arrays:
+        got = layer.vjp(name).evaluate(**arrays, g=g)  # checked when made
+        np.testing.assert_allclose(got, tensors[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_network_of_user_window_layers_through_the_kernels_matches_pytorch():
+    """Strided convolution, ReLU, overlapping max pooling, a linear layer and MSE: the generated kernels."""
+    from symderiv.bench import load_kernels
+    from symderiv.emitting.codegen import render_kernels
+    sd.register_layer(StridedConv1d)  # the tests' fixture restores the layer table afterwards
+    sd.register_layer(MaxPool1d)
+    net = sd.Network("windows")
+    net.sizes("q", "k", "n_y")
+    net.input("x", "m, 2*(2*q + 1) + k - 2")
+    net.input("y", "m, n_y")
+    net.param("w", "k")
+    net.param("theta", "n_y, q")
+    net.param("b", "n_y")
+    net.node("z", StridedConv1d.op, x="x", w="w")
+    net.node("a", "relu", z="z")
+    net.node("p", MaxPool1d.op, x="a")
+    net.node("out", "linear", x="p", theta="theta", b="b")
+    net.node("loss", "mse", yhat="out", y="y")
+    net.loss("loss")
+    module = load_kernels(render_kernels(net))
+    rng = np.random.default_rng(4)
+    q, k, n_y, m = 4, 3, 2, 5
+    params = {"w": rng.normal(size=k), "theta": rng.normal(size=(n_y, q)), "b": rng.normal(size=n_y)}
+    inputs = {"x": rng.normal(size=(m, 2 * (2 * q + 1) + k - 2)), "y": rng.normal(size=(m, n_y))}
+    loss, grads = module.loss_and_grads(params, inputs)
+    P = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
+    x = torch.tensor(inputs["x"])
+    z = _torch_strided(x, P["w"])
+    pooled = F.max_pool1d(torch.relu(z)[:, None, :], 3, stride=2)[:, 0, :]
+    out = F.linear(pooled, P["theta"], P["b"])
+    ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / m
+    ref.backward()
+    ref_loss = float(ref.detach())
+    assert abs(loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
+    for name, tensor in P.items():
+        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+class MaxOverTokens(sd.Layer):
+    """``y[i, u] = max_s x[i, s, u]``: a maximum over an axis that is not the last."""
+
+    op = "max_tokens_test"
+    signature = "x[m, n_tok, d] -> y[m, d]"
+
+    def forward(self, f, x):
+        return lambda i, u: f.max(f.n_tok, lambda s: x[i, s, u])
+
+
+def test_a_maximum_over_the_tokens_through_the_kernels_matches_pytorch():
+    from symderiv.bench import load_kernels
+    from symderiv.emitting.codegen import render_kernels
+    sd.register_layer(MaxOverTokens)
+    net = sd.Network("max_tokens")
+    net.sizes("n_tok", "d_in", "d", "n_y")
+    net.input("x", "m, n_tok, d_in")
+    net.input("y", "m, n_y")
+    for name, shape in {"W": "d, d_in", "c": "d", "theta": "n_y, d", "b": "n_y"}.items():
+        net.param(name, shape)
+    net.node("h", "linear", x="x", theta="W", b="c")
+    net.node("pooled", MaxOverTokens.op, x="h")
+    net.node("out", "linear", x="pooled", theta="theta", b="b")
+    net.node("loss", "mse", yhat="out", y="y")
+    net.loss("loss")
+    module = load_kernels(render_kernels(net))
+    rng = np.random.default_rng(5)
+    m, n_tok, d_in, d, n_y = 4, 6, 3, 5, 2
+    params = {"W": rng.normal(size=(d, d_in)), "c": rng.normal(size=d), "theta": rng.normal(size=(n_y, d)),
+              "b": rng.normal(size=n_y)}
+    inputs = {"x": rng.normal(size=(m, n_tok, d_in)), "y": rng.normal(size=(m, n_y))}
+    loss, grads = module.loss_and_grads(params, inputs)
+    P = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
+    h = F.linear(torch.tensor(inputs["x"]), P["W"], P["c"])
+    out = F.linear(torch.max(h, 1).values, P["theta"], P["b"])
+    ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / m
+    ref.backward()
+    assert abs(loss - float(ref.detach())) <= 1e-10
+    for name, tensor in P.items():
+        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
