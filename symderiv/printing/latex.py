@@ -21,6 +21,8 @@ import re
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from symderiv.simplification.sums import bounds_of
+
 
 class IndexLatexPrinter(LatexPrinter):
     """LaTeX with one-based summations, named bases, steps as Iverson brackets."""
@@ -204,12 +206,46 @@ class SheetLatexPrinter(IndexLatexPrinter):
             tex += text
         return tex
 
+    def _print_And(self, expr, *args):
+        """Two bounds of one index expression as one range (``0 \\leq w - 2 u_{1} \\leq 1``), the rest as they are.
+
+        >>> from symderiv.layers.indices import make_index
+        >>> n = sp.Symbol("n", integer=True, positive=True)
+        >>> w, u = make_index("w", 2 * n), make_index("u", n)
+        >>> sheet_latex(sp.And(w - 2 * u >= 0, w - 2 * u <= 1))
+        '0 \\\\leq w - 2 u \\\\leq 1'
+        """
+        bounds = bounds_of(expr)
+        if bounds is None:
+            return super()._print_And(expr, *args)
+        pieces, used = [], set()
+        for n, low in enumerate(bounds):
+            if n in used:
+                continue
+            partner = next((k for k, high in enumerate(bounds) if k != n and k not in used and low.has(sp.Idx)
+                            and not sp.expand(low + high).has(sp.Idx)), None)
+            used.add(n)
+            if partner is None:
+                pieces.append(rf"{self._print(low)} \geq 0")
+                continue
+            used.add(partner)
+            span = sp.expand(low + bounds[partner])
+            middle = max(low, bounds[partner], key=_reads_forward)  # 0 <= either <= span: the one read forward
+            pieces.append(rf"0 \leq {self._print_index(middle)} \leq {self._print(span)}")
+        return ", ".join(pieces)
+
     def _print_Piecewise(self, expr):
         pieces = []
         for value, condition in expr.args:
             when = r"\text{otherwise}" if condition == sp.true else rf"\text{{if }} {self._print(condition)}"
             pieces.append(rf"{self._print(value)} & {when}")
         return r"\begin{cases} " + r" \\ ".join(pieces) + r" \end{cases}"
+
+
+def _reads_forward(expr) -> tuple:
+    """How naturally ``expr`` reads as a position: more indices added than subtracted, then one added as it is."""
+    coefficients = [expr.coeff(i) for i in expr.atoms(sp.Idx)]
+    return (sum(1 if c.is_positive else -1 for c in coefficients), any(c == 1 for c in coefficients))
 
 
 def math_name(name: str) -> str:
