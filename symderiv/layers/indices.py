@@ -129,15 +129,11 @@ def free_index_labels(expr: sp.Basic) -> set[str]:
     """
     if isinstance(expr, sp.Idx):
         return {str(expr.label)}
-    if isinstance(expr, sp.Sum):
-        labels = free_index_labels(expr.function) - {str(k.label) for k, _, _ in expr.limits}
-        for _, lo, hi in expr.limits:
-            labels |= free_index_labels(lo) | free_index_labels(hi)
-        return labels
-    if isinstance(expr, BINDERS):
-        body, k, *rest = expr.args
+    binding = _binding(expr)
+    if binding is not None:
+        k, body, others, _ = binding
         labels = free_index_labels(body) - {str(k.label)}
-        for other in rest:
+        for other in others:
             labels |= free_index_labels(other)
         return labels
     labels: set[str] = set()
@@ -207,9 +203,10 @@ def _substitute(expr, mapping, fresh):
         return expr
     if expr in mapping:
         return mapping[expr]
-    if isinstance(expr, sp.Sum):
-        k, lo, hi, body = _peel(expr)
-        lo, hi = _substitute(lo, mapping, fresh), _substitute(hi, mapping, fresh)
+    binding = _binding(expr)
+    if binding is not None:
+        k, body, others, build = binding
+        others = [_substitute(o, mapping, fresh) for o in others]
         label = str(k.label)
         scoped = {a: v for a, v in mapping.items()
                   if not (isinstance(a, sp.Idx) and str(a.label) == label) and body.has(a)}
@@ -217,22 +214,23 @@ def _substitute(expr, mapping, fresh):
             new = _renamed(k, fresh())
             body = _substitute(body, _same_label(body, k, str(new.label)), fresh)
             k = new
-        return sp.Sum(_substitute(body, scoped, fresh), (k, lo, hi))
-    if isinstance(expr, BINDERS):
-        body, k, *rest = expr.args
-        rest = [_substitute(r, mapping, fresh) for r in rest]
-        label = str(k.label)
-        scoped = {a: v for a, v in mapping.items()
-                  if not (isinstance(a, sp.Idx) and str(a.label) == label) and body.has(a)}
-        if any(label in free_index_labels(v) for v in scoped.values()):
-            new = _renamed(k, fresh())
-            body = _substitute(body, _same_label(body, k, str(new.label)), fresh)
-            k = new
-        return expr.func(_substitute(body, scoped, fresh), k, *rest)
+        return build(_substitute(body, scoped, fresh), k, others)
     if not expr.args or isinstance(expr, sp.Idx):
         return expr
     args = [_substitute(a, mapping, fresh) for a in expr.args]
     return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _binding(expr):
+    """(bound index, body, the other arguments, rebuild(body, index, others)) for a sum (its outermost index) or
+    another binder (:data:`BINDERS`); None for anything else."""
+    if isinstance(expr, sp.Sum):
+        k, lo, hi, body = _peel(expr)
+        return k, body, (lo, hi), lambda b, index, o: sp.Sum(b, (index, *o))
+    if isinstance(expr, BINDERS):
+        body, k, *rest = expr.args
+        return k, body, rest, lambda b, index, o: expr.func(b, index, *o)
+    return None
 
 
 def _same_label(body, k, name) -> dict:
@@ -253,24 +251,16 @@ def rename_bound(expr: sp.Expr, choose, taken=frozenset()) -> sp.Expr:
 
 
 def _rename(expr, choose, taken):
-    if isinstance(expr, sp.Sum):
-        k, lo, hi, body = _peel(expr)
+    binding = _binding(expr)
+    if binding is not None:
+        k, body, others, build = binding
         name = str(choose(k, taken))
         clash = (free_index_labels(body) - {str(k.label)}) | bound_index_labels(body)
         while name in clash:
             name += "_"
         new = _renamed(k, name)
         body = _substitute(body, _same_label(body, k, name), _Fresh(()))  # no capture: name is unused
-        return sp.Sum(_rename(body, choose, taken | {name}), (new, lo, hi))
-    if isinstance(expr, BINDERS):
-        body, k, *rest = expr.args
-        name = str(choose(k, taken))
-        clash = (free_index_labels(body) - {str(k.label)}) | bound_index_labels(body)
-        while name in clash:
-            name += "_"
-        new = _renamed(k, name)
-        body = _substitute(body, _same_label(body, k, name), _Fresh(()))
-        return expr.func(_rename(body, choose, taken | {name}), new, *[_rename(r, choose, taken) for r in rest])
+        return build(_rename(body, choose, taken | {name}), new, [_rename(o, choose, taken) for o in others])
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
         return expr
     args = [_rename(a, choose, taken) for a in expr.args]

@@ -760,7 +760,7 @@ class ArrayCodePrinter:
                 if not isinstance(flat, sp.Idx) or flat in summed or flat.lower != 0 or form is None:
                     continue
                 terms, constant = form
-                radix = windows._radix(terms)
+                radix = windows.mixed_radix(terms)
                 if constant != 0 or radix is None or {t.index for t in radix} != set(summed) \
                         or sp.expand(flat.upper + 1 - sp.Mul(*[t.size for t in radix])) != 0:
                     continue

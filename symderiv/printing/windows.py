@@ -37,6 +37,8 @@ from typing import Callable
 
 import sympy as sp
 
+from symderiv.simplification.sums import bounds_of
+
 
 class IndexArithmeticError(ValueError):
     """A subscript that cannot be read as a view of its array; the message says which position and why."""
@@ -129,7 +131,7 @@ def _sign(coefficient, indices) -> int:
     return 0
 
 
-def _radix(terms):
+def mixed_radix(terms):
     """The terms, outermost first, if they write a mixed-radix number ``Σ c_k t_k`` (``c = 1, N₁, N₁N₂, …``)."""
     if len(terms) < 2 or any(t.sign < 0 for t in terms):
         return None
@@ -181,7 +183,7 @@ def view(array: str, shape, indices, np: str, scalar: Callable[[sp.Expr], str]):
             terms = negated
             constant = sp.expand(size - 1 - constant)
         low, high = extent(terms, constant)
-        radix = _radix(terms)
+        radix = mixed_radix(terms)
         window = None if radix else _window(terms)
         if window is not None:
             start, win, sign = window
@@ -268,20 +270,9 @@ def padding(value: sp.Expr, condition) -> dict | None:
     """
     if not isinstance(value, (sp.Mul, sp.Indexed)):
         return None
-    conjuncts = condition.args if isinstance(condition, sp.And) else (condition,)
-    bounds = []
-    for c in conjuncts:
-        if isinstance(c, sp.LessThan):
-            bounds.append(c.rhs - c.lhs)
-        elif isinstance(c, sp.StrictLessThan):
-            bounds.append(c.rhs - c.lhs - 1)
-        elif isinstance(c, sp.GreaterThan):
-            bounds.append(c.lhs - c.rhs)
-        elif isinstance(c, sp.StrictGreaterThan):
-            bounds.append(c.lhs - c.rhs - 1)
-        else:
-            return None
-    bounds = [sp.expand(b) for b in bounds]
+    bounds = bounds_of(condition)
+    if bounds is None:
+        return None
     sides: dict = {}
     for factor in sp.Mul.make_args(value):
         if not isinstance(factor, sp.Indexed) or factor.base.shape is None:
