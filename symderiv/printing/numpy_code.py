@@ -29,16 +29,14 @@ import numpy
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from symderiv.layers.indices import FirstMax, MaxOver, substitute  # MaxOver: also the kernels' exp shift
 from symderiv.printing import windows
-from symderiv.layers.indices import FirstMax, MaxOver, substitute
 from symderiv.printing.identifiers import Namespace, label_of
 from symderiv.printing.special_functions import SCIPY_SPECIAL
-from symderiv.simplification.sums import bounds_of, guarded
+from symderiv.simplification.sums import bounds_of, guard_of, guarded
 
 Code = tuple[str, tuple]
-
-
-# ``max_k body`` (``f.max``; the kernels also shift exponentials by it) and ``[j = first argmax_k body]``
+EINSUM_OPERANDS = 10  # the most arrays one planned np.einsum takes here
 
 
 class StepArray(sp.IndexedBase):
@@ -559,8 +557,8 @@ class ArrayCodePrinter:
             code, axes = self.translate(value)
             return f"{self.np}.maximum({code}, 0)", axes
         if other == 0:  # value·[indices inside the arrays]: the arrays padded with zeros
-            merged = guarded(value, cond)
-            parts = self._padded_parts(*merged.args[0]) if isinstance(merged, sp.Piecewise) else None
+            merged = guard_of(guarded(value, cond))
+            parts = self._padded_parts(*merged) if merged is not None else None
             if parts is not None:
                 return self._product_of(parts)
         split = self._index_split(cond)
@@ -682,11 +680,12 @@ class ArrayCodePrinter:
             return spread
         factors, parts = [], []
         for factor in sp.Mul.make_args(body):
-            padded = None
-            if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True):
-                factor = guarded(*factor.args[0])
-                padded = self._padded_parts(*factor.args[0]) if isinstance(factor, sp.Piecewise) else None
-            factors += list(sp.Mul.make_args(factor.args[0][0])) if padded else [factor]
+            guard = guard_of(factor)
+            if guard is not None:  # a guard that reads as array edges: the factors read from padded arrays
+                factor = guarded(*guard)
+                guard = guard_of(factor)
+            padded = self._padded_parts(*guard) if guard is not None else None
+            factors += list(sp.Mul.make_args(guard[0])) if padded else [factor]
             parts += padded or [self.translate(factor)]
         if len(parts) == 2 and len(summed) == 1:
             product = self._matmul(parts, factors, summed[0])
@@ -701,7 +700,7 @@ class ArrayCodePrinter:
             merged = self._merged_contraction(body, summed)
             if merged is not None:
                 return merged
-            if len(parts) <= 10:  # four or more arrays: one planned einsum, not their broadcast product summed
+            if len(parts) <= EINSUM_OPERANDS:  # four or more arrays: one planned einsum, not a broadcast product
                 return self._einsum(parts, summed)
         code, have = self.translate(body)
         keep = tuple(a for a in have if a not in summed)
@@ -740,7 +739,8 @@ class ArrayCodePrinter:
             bound += limits
             merged = True
         arrays = [f for f in factors if f.atoms(sp.Idx)]
-        if not merged or len(arrays) < 4 or len(arrays) > 10 or any(isinstance(f, (sp.Sum, sp.Piecewise)) for f in factors):
+        if not merged or not 4 <= len(arrays) <= EINSUM_OPERANDS \
+                or any(isinstance(f, (sp.Sum, sp.Piecewise)) for f in factors):
             return None
         scalars = sp.Mul(*[f for f in factors if not f.atoms(sp.Idx)])
         parts = [self.translate(f) for f in arrays]
@@ -778,10 +778,10 @@ class ArrayCodePrinter:
         exactly one ``(r, a)``, so the sum is ``F(r, a)`` with the axes ``r, a`` merged into ``v`` (a pooling
         window's gradient, put back in place by one reshape; no grid of ``v`` against ``r``)."""
         factors = sp.Mul.make_args(body)
-        guards = [f for f in factors if isinstance(f, sp.Piecewise) and len(f.args) == 2 and f.args[1] == (0, True)]
+        guards = [f for f in factors if guard_of(f) is not None]
         if len(guards) != 1:
             return None
-        (value, condition), _ = guards[0].args
+        value, condition = guard_of(guards[0])
         conjuncts = bounds_of(condition)
         if conjuncts is None:
             return None

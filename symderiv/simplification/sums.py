@@ -81,11 +81,11 @@ def _sum_of_term(term, k, lo, hi, bounds, fold):
         inside = [q for f, p in zip(inside, pulled) for q in (p if p is not None else (f,))]
         return outside * _sum_of_term(sp.Mul(*inside), k, lo, hi, bounds, fold)
     for position, factor in enumerate(inside):  # Σ_k A·[c] = [c]·Σ_k A when c does not depend on k
-        if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True) \
-                and not factor.args[0][1].has(k):
-            rest = sp.Mul(*inside[:position], *inside[position + 1:], factor.args[0][0])
+        guard = guard_of(factor)
+        if guard is not None and not guard[1].has(k):
+            rest = sp.Mul(*inside[:position], *inside[position + 1:], guard[0])
             total = rewrite_sum(rest, k, lo, hi, bounds, fold)
-            return outside * (guarded(total, factor.args[0][1]) if total != 0 else sp.S.Zero)
+            return outside * (guarded(total, guard[1]) if total != 0 else sp.S.Zero)
     # δ(k, v) before δ(u, a·n + k): the index that gives way is replaced by an index, not by arithmetic
     order = sorted(range(len(inside)), key=lambda p: not (isinstance(inside[p], sp.KroneckerDelta)
                                                            and all(isinstance(a, sp.Idx) for a in inside[p].args)))
@@ -136,9 +136,10 @@ def _change_variable(inside, k, lo, hi, bounds, fold):
             if moved is not None:
                 return sp.Sum(moved, *factor.limits)
             continue
-        if not (isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True)):
+        guard = guard_of(factor)
+        if guard is None:
             continue
-        (value, condition), _ = factor.args
+        value, condition = guard
         conjuncts = bounds_of(condition)
         if conjuncts is None:
             continue
@@ -168,10 +169,10 @@ def _change_variable(inside, k, lo, hi, bounds, fold):
 def _delta_out_of_sum(factor, k):
     """(δ, the sum without it) if ``factor`` is a sum of a guarded product with a δ of ``k`` that neither
     the sum's indices nor the guard touch; else None."""
-    if not (isinstance(factor, sp.Sum) and isinstance(factor.function, sp.Piecewise)
-            and len(factor.function.args) == 2 and factor.function.args[1] == (0, True)):
+    guard = guard_of(factor.function) if isinstance(factor, sp.Sum) else None
+    if guard is None:
         return None
-    (value, condition), _ = factor.function.args
+    value, condition = guard
     bound = {lim[0] for lim in factor.limits} | condition.atoms(sp.Idx)
     deltas = [d for d in sp.Mul.make_args(value) if isinstance(d, sp.KroneckerDelta) and d.has(k)
               and not d.atoms(sp.Idx) & bound]
@@ -206,6 +207,13 @@ def _contract_delta(factor, others, k, lo, hi, bounds, fold):
     return guarded(rest, sp.And(sp.Le(lo, value), sp.Le(value, hi)))
 
 
+def guard_of(expr):
+    """(value, condition) if ``expr`` is ``value·[condition]``, a ``Piecewise((value, condition), (0, True))``."""
+    if isinstance(expr, sp.Piecewise) and len(expr.args) == 2 and expr.args[1] == (0, True):
+        return tuple(expr.args[0])
+    return None
+
+
 def guarded(value: sp.Expr, condition) -> sp.Expr:
     """``value·[condition]`` as one ``Piecewise``: the conditions of guarded factors of ``value`` join it.
 
@@ -221,9 +229,9 @@ def guarded(value: sp.Expr, condition) -> sp.Expr:
     """
     factors = []
     for factor in sp.Mul.make_args(value):
-        if isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1] == (0, True):
-            condition = sp.And(condition, factor.args[0][1])
-            factor = factor.args[0][0]
+        guard = guard_of(factor)
+        if guard is not None:
+            factor, condition = guard[0], sp.And(condition, guard[1])
         factors.extend(sp.Mul.make_args(factor))
     # factors that share no index with the condition stand outside it (a δ there can meet its sum)
     bounded = condition.atoms(sp.Idx)
