@@ -43,6 +43,7 @@ from symderiv.emitting.kernel_rewrites import (
 from symderiv.emitting.kernel_statements import loaded, statements
 from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
+from symderiv.layers.sizes import linear_in
 from symderiv.printing.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
 from symderiv.resources import templates_path
@@ -131,17 +132,15 @@ def _prologue(args: list[Arg], printer: ArrayCodePrinter) -> list[str]:
         solved = False
         for arg in args:
             for axis, size in enumerate(arg.shape):
-                unknown = sorted(set(sp.sympify(size, strict=True).free_symbols) - bound, key=str)
-                if len(unknown) != 1 or sp.Poly(size, unknown[0]).degree() != 1:
+                found = linear_in(size, bound)
+                if found is None or not found[1].is_Integer or found[1] <= 0:
                     continue
-                slope, offset = sp.Poly(size, unknown[0]).all_coeffs()
-                if not slope.is_Integer or slope <= 0:
-                    continue
-                bound.add(unknown[0])
+                unknown, slope, offset = found
+                bound.add(unknown)
                 solved = True
                 axis_code = f"{var[arg.name]}.shape[{axis}]"
                 axis_code = axis_code if offset == 0 else f"({axis_code} - ({printer.aligned(offset, ())}))"
-                lines.append(f"{printer.name(unknown[0])} = {axis_code}" + (f" // {slope}" if slope != 1 else ""))
+                lines.append(f"{printer.name(unknown)} = {axis_code}" + (f" // {slope}" if slope != 1 else ""))
     for arg in args:
         expected = _tuple([printer.aligned(s, ()) for s in arg.shape])
         lines.append(f"_check({quote(arg.name)}, {var[arg.name]}, {expected}, {quote(_shape_text(arg.shape))})")

@@ -219,3 +219,22 @@ def size_names(text) -> list[str]:
         return sorted(str(s) for s in getattr(text, "free_symbols", ()))
     parse_size_text(text, {})  # only well-formed sizes have names
     return list(dict.fromkeys(value for kind, value, _ in _tokens(text) if kind == "name"))
+
+
+def linear_in(size, known) -> tuple | None:
+    """``(s, slope, offset)`` with ``size = slope·s + offset``, when ``s`` is the one size symbol of ``size`` not in
+    ``known`` and appears linearly; else None (an axis such as ``2*ph`` tells ``ph`` from the array's length).
+
+    >>> ph, kh = size_symbol("ph"), size_symbol("kh")
+    >>> linear_in(2 * ph + kh - 1, {kh})
+    (ph, 2, kh - 1)
+    """
+    size = sp.sympify(size, strict=True)
+    unknown = sorted(size.free_symbols - set(known), key=str)
+    if len(unknown) != 1:
+        return None
+    poly = sp.Poly(sp.expand(size), unknown[0])
+    if poly.degree() != 1:
+        return None
+    slope, offset = poly.all_coeffs()
+    return unknown[0], slope, offset

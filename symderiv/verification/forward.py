@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from symderiv.layers.sizes import linear_in
 from symderiv.printing.evaluate import evaluate_index_expr
 
 
@@ -56,14 +57,15 @@ def bind_arrays(built, arrays: dict, extra: sp.Expr | None = None, targets: bool
         solved = False
         for name, shape in expected.items():
             for size, actual in zip(shape, values[bases[name]].shape):
-                want = sp.expand(size.xreplace(exact))
-                unknown = sorted(want.free_symbols, key=str)
-                if len(unknown) == 1 and sp.Poly(want, unknown[0]).degree() == 1:
-                    value = sp.solve(sp.Eq(want, actual), unknown[0])
-                    if len(value) == 1 and value[0].is_Integer and value[0] > 0:
-                        exact[unknown[0]] = value[0]
-                        sizes[unknown[0]] = int(value[0])
-                        solved = True
+                found = linear_in(size, exact)
+                if found is None:
+                    continue
+                unknown, slope, offset = found
+                value = sp.cancel((actual - offset.xreplace(exact)) / slope.xreplace(exact))
+                if value.is_Integer and value > 0:
+                    exact[unknown] = value
+                    sizes[unknown] = int(value)
+                    solved = True
     for name, shape in expected.items():
         for axis, size in enumerate(shape):
             want = size.xreplace(exact)
