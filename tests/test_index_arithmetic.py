@@ -164,8 +164,6 @@ def test_more_windows_match_pytorch(cls):
 
 def test_a_network_of_user_window_layers_through_the_kernels_matches_pytorch():
     """Strided convolution, ReLU, overlapping max pooling, a linear layer and MSE: the generated kernels."""
-    from symderiv.bench import load_kernels
-    from symderiv.emitting.codegen import render_kernels
     sd.register_layer(StridedConv1d)  # the tests' fixture restores the layer table afterwards
     sd.register_layer(MaxPool1d)
     net = sd.Network("windows")
@@ -181,21 +179,29 @@ def test_a_network_of_user_window_layers_through_the_kernels_matches_pytorch():
     net.node("out", "linear", x="p", theta="theta", b="b")
     net.node("loss", "mse", yhat="out", y="y")
     net.loss("loss")
-    module = load_kernels(render_kernels(net))
     rng = np.random.default_rng(4)
     q, k, n_y, m = 4, 3, 2, 5
     params = {"w": rng.normal(size=k), "theta": rng.normal(size=(n_y, q)), "b": rng.normal(size=n_y)}
     inputs = {"x": rng.normal(size=(m, 2 * (2 * q + 1) + k - 2)), "y": rng.normal(size=(m, n_y))}
-    loss, grads = module.loss_and_grads(params, inputs)
+
+    def reference(P, x):
+        pooled = F.max_pool1d(torch.relu(_torch_strided(x, P["w"]))[:, None, :], 3, stride=2)[:, 0, :]
+        return F.linear(pooled, P["theta"], P["b"])
+    _kernels_agree_with_torch(net, params, inputs, reference, relative=True)
+
+
+def _kernels_agree_with_torch(net, params, inputs, reference, relative):
+    """The generated ``loss_and_grads`` of ``net`` (ending in MSE against ``y``) against PyTorch autograd of
+    ``reference(params, x)``: the loss to 1e-10 (relative to max(1, L) or absolute) and every gradient."""
+    from symderiv.bench import load_kernels
+    from symderiv.emitting.codegen import render_kernels
+    loss, grads = load_kernels(render_kernels(net)).loss_and_grads(params, inputs)
     P = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
-    x = torch.tensor(inputs["x"])
-    z = _torch_strided(x, P["w"])
-    pooled = F.max_pool1d(torch.relu(z)[:, None, :], 3, stride=2)[:, 0, :]
-    out = F.linear(pooled, P["theta"], P["b"])
-    ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / m
+    out = reference(P, torch.tensor(inputs["x"]))
+    ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / out.shape[0]
     ref.backward()
     ref_loss = float(ref.detach())
-    assert abs(loss - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
+    assert abs(loss - ref_loss) <= 1e-10 * (max(1.0, abs(ref_loss)) if relative else 1.0)
     for name, tensor in P.items():
         np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
@@ -211,8 +217,6 @@ class MaxOverTokens(sd.Layer):
 
 
 def test_a_maximum_over_the_tokens_through_the_kernels_matches_pytorch():
-    from symderiv.bench import load_kernels
-    from symderiv.emitting.codegen import render_kernels
     sd.register_layer(MaxOverTokens)
     net = sd.Network("max_tokens")
     net.sizes("n_tok", "d_in", "d", "n_y")
@@ -225,18 +229,12 @@ def test_a_maximum_over_the_tokens_through_the_kernels_matches_pytorch():
     net.node("out", "linear", x="pooled", theta="theta", b="b")
     net.node("loss", "mse", yhat="out", y="y")
     net.loss("loss")
-    module = load_kernels(render_kernels(net))
     rng = np.random.default_rng(5)
     m, n_tok, d_in, d, n_y = 4, 6, 3, 5, 2
     params = {"W": rng.normal(size=(d, d_in)), "c": rng.normal(size=d), "theta": rng.normal(size=(n_y, d)),
               "b": rng.normal(size=n_y)}
     inputs = {"x": rng.normal(size=(m, n_tok, d_in)), "y": rng.normal(size=(m, n_y))}
-    loss, grads = module.loss_and_grads(params, inputs)
-    P = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
-    h = F.linear(torch.tensor(inputs["x"]), P["W"], P["c"])
-    out = F.linear(torch.max(h, 1).values, P["theta"], P["b"])
-    ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / m
-    ref.backward()
-    assert abs(loss - float(ref.detach())) <= 1e-10
-    for name, tensor in P.items():
-        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+    def reference(P, x):
+        return F.linear(torch.max(F.linear(x, P["W"], P["c"]), 1).values, P["theta"], P["b"])
+    _kernels_agree_with_torch(net, params, inputs, reference, relative=False)
