@@ -13,6 +13,7 @@ can never capture a free one.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import sympy as sp
 
@@ -113,12 +114,14 @@ BINDERS = (MaxOver, FirstMax)
 
 # ---- binding: the one capture-avoiding way to rename or substitute indices -----------------------
 
-def index_labels(expr: sp.Basic) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def index_labels(expr: sp.Basic) -> frozenset[str]:
     """Every index name in ``expr``, free or bound."""
-    return {str(i.label) for i in expr.atoms(sp.Idx)}
+    return frozenset(str(i.label) for i in expr.atoms(sp.Idx))
 
 
-def free_index_labels(expr: sp.Basic) -> set[str]:
+@lru_cache(maxsize=1 << 14)  # renaming asks it of every nested body: memoized, it is linear
+def free_index_labels(expr: sp.Basic) -> frozenset[str]:
     """The names of the indices of ``expr`` that no enclosing sum binds.
 
     >>> from symderiv.layers.base import size_symbol
@@ -128,24 +131,19 @@ def free_index_labels(expr: sp.Basic) -> set[str]:
     ['j']
     """
     if isinstance(expr, sp.Idx):
-        return {str(expr.label)}
+        return frozenset((str(expr.label),))
     binding = _binding(expr)
     if binding is not None:
         k, body, others, _ = binding
-        labels = free_index_labels(body) - {str(k.label)}
-        for other in others:
-            labels |= free_index_labels(other)
-        return labels
-    labels: set[str] = set()
-    for a in expr.args:
-        labels |= free_index_labels(a)
-    return labels
+        return (free_index_labels(body) - {str(k.label)}).union(*map(free_index_labels, others))
+    return frozenset().union(*map(free_index_labels, expr.args))
 
 
-def bound_index_labels(expr: sp.Basic) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def bound_index_labels(expr: sp.Basic) -> frozenset[str]:
     """The names of every summation index in ``expr``."""
-    return ({str(k.label) for s in expr.atoms(sp.Sum) for k, _, _ in s.limits}
-            | {str(b.bound.label) for b in expr.atoms(*BINDERS)})
+    return frozenset({str(k.label) for s in expr.atoms(sp.Sum) for k, _, _ in s.limits}
+                     | {str(b.bound.label) for b in expr.atoms(*BINDERS)})
 
 
 def _renamed(index: sp.Idx, name: str) -> sp.Idx:
@@ -241,27 +239,29 @@ def _same_label(body, k, name) -> dict:
 def rename_bound(expr: sp.Expr, choose, taken=frozenset()) -> sp.Expr:
     """Rename every summation index to ``choose(index, names bound by enclosing sums | taken)``.
 
-    Outermost sums first. Capture-avoiding: every summation index is first
-    given a name that occurs nowhere, so a chosen name can only clash with a
-    free index of the body; then a ``_`` is appended until it does not.
+    Outermost sums first, in one pass that carries the renaming of the enclosing
+    binders down to the indices (so an inner sum of the same name shadows it).
+    Capture-avoiding: a chosen name that is free in the binder's body (after the
+    enclosing renamings) gets a ``_`` appended until it is not.
     """
-    fresh = _Fresh(index_labels(expr))
-    unique = _rename(expr, lambda k, t: fresh(), frozenset())
-    return _rename(unique, choose, frozenset(taken))
+    return _rename(expr, choose, frozenset(taken), {})
 
 
-def _rename(expr, choose, taken):
+def _rename(expr, choose, taken, env):
+    if isinstance(expr, sp.Idx):
+        name = env.get(str(expr.label))
+        return expr if name is None else _renamed(expr, name)
     binding = _binding(expr)
     if binding is not None:
         k, body, others, build = binding
+        others = [_rename(o, choose, taken, env) for o in others]
         name = str(choose(k, taken))
-        clash = (free_index_labels(body) - {str(k.label)}) | bound_index_labels(body)
+        clash = {env.get(label, label) for label in free_index_labels(body) if label != str(k.label)}
         while name in clash:
             name += "_"
-        new = _renamed(k, name)
-        body = _substitute(body, _same_label(body, k, name), _Fresh(()))  # no capture: name is unused
-        return build(_rename(body, choose, taken | {name}), new, [_rename(o, choose, taken) for o in others])
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Idx)):
+        body = _rename(body, choose, taken | {name}, {**env, str(k.label): name})
+        return build(body, _renamed(k, name), others)
+    if not expr.args:
         return expr
-    args = [_rename(a, choose, taken) for a in expr.args]
+    args = [_rename(a, choose, taken, env) for a in expr.args]
     return expr.func(*args) if args != list(expr.args) else expr

@@ -26,6 +26,7 @@ solved for ``x`` gives ``√y``, wrong for ``x < 0``; the RMS norm solved for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy as sp
 
@@ -196,6 +197,8 @@ def match_sum(rule: Rule, candidate: sp.Sum):
     pattern = rule.pattern
     if len(candidate.limits) != len(pattern.limits):
         return None
+    if not _bases(pattern.function) <= _bases(candidate.function):  # a match keeps every array of the pattern
+        return None
     taken = index_labels(candidate) | index_labels(pattern)
     ours, theirs, common = {}, {}, []
     for n, ((k, lo, hi), (pk, plo, phi)) in enumerate(zip(candidate.limits, pattern.limits)):
@@ -212,6 +215,11 @@ def match_sum(rule: Rule, candidate: sp.Sum):
     if any(v.has(shared) for v in found.values() for shared in common):
         return None
     return substitute(rule.replacement, found)
+
+
+@lru_cache(maxsize=4096)
+def _bases(expr: sp.Expr) -> frozenset:
+    return frozenset(expr.atoms(sp.IndexedBase))
 
 
 _RULES_CACHE: dict = {}
