@@ -32,53 +32,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import symderiv as sd
+from symderiv.benchmark.network_bench import constant_keywords as keywords
+from symderiv.benchmark.torch_reference import TORCH
 from symderiv.layers.base import parse_signature
 
 EXAMPLES = int(os.environ.get("SYMDERIV_RANDOM_NETWORKS", "20"))
 
-
-def _batchnorm(x, gamma, beta, eps):
-    mu = x.mean(0)
-    return gamma * (x - mu) / torch.sqrt(((x - mu) ** 2).mean(0) + eps) + beta
-
-
-def _layernorm(x, gamma, beta, eps):
-    mu = x.mean(-1, keepdim=True)
-    return gamma * (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps) + beta
-
-
-# The oracle: each op's forward definition in PyTorch, by its argument names (autograd differentiates it).
-TORCH = {
-    "linear": lambda x, theta, b: x @ theta.T + b,
-    "relu": lambda z: torch.relu(z),
-    "dropout": lambda x, M, p: M * x / (1 - p),
-    "batchnorm": _batchnorm,
-    "softmax": lambda z: torch.softmax(z, -1),
-    "concat": lambda x1, x2: torch.cat([x1, x2], -1),
-    "mse": lambda yhat, y: 0.5 * ((yhat - y) ** 2).sum() / yhat.shape[0],
-    "cross_entropy": lambda yhat, y: -(y * torch.log(yhat)).sum() / yhat.shape[0],
-    "tanh": lambda x: torch.tanh(x),
-    "sigmoid": lambda x: torch.sigmoid(x),
-    "gelu": lambda x: torch.nn.functional.gelu(x),
-    "silu": lambda x: torch.nn.functional.silu(x),
-    "softplus": lambda x: torch.nn.functional.softplus(x),
-    "leaky_relu": lambda x, alpha: torch.where(x > 0, x, alpha * x),
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "matmul": lambda x, theta: x @ theta.T,
-    "layernorm": _layernorm,
-    "rmsnorm": lambda x, gamma, eps: x / torch.sqrt((x ** 2).mean(-1, keepdim=True) + eps) * gamma,
-    "log_softmax": lambda z: torch.log_softmax(z, -1),
-    "nll": lambda logp, y: -(y * logp).sum() / logp.shape[0],
-    "bce_with_logits": lambda z, y: (torch.nn.functional.softplus(z) - y * z).sum() / z.shape[0],
-    "l2_penalty": lambda theta: 0.5 * (theta ** 2).sum(),
-    "attention": lambda x, wq, wk, wv: torch.softmax(
-        (x @ wq.T) @ (x @ wk.T).transpose(-1, -2) / wk.shape[0] ** 0.5, -1) @ (x @ wv.T),
-    "mean_pool": lambda x: x.mean(1),
-    "conv2d": lambda x, w, b: torch.nn.functional.conv2d(x, w, b),
-    "maxpool2d": lambda x: torch.nn.functional.max_pool2d(x, 2),
-    "flatten": lambda x: torch.flatten(x, 1),
-}
 
 # Where an op's argument must come from for the loss to be defined (log of a probability).
 SOURCES = {("cross_entropy", "yhat"): {"softmax"}}
@@ -304,7 +263,7 @@ def torch_reference(spec: Spec, params: dict, inputs: dict):
     found = torch.autograd.grad(loss, wrt, allow_unused=True)
     grads = {n: (np.zeros(tuple(w.shape)) if g is None else g.detach().numpy()) for n, w, g in
              zip([*params, *nodes], wrt, found)}
-    return float(loss), {n: grads[n] for n in params}, {n: grads[n] for n in nodes}
+    return float(loss.detach()), {n: grads[n] for n in params}, {n: grads[n] for n in nodes}
 
 
 def _close(what, got, expected, spec):
@@ -316,22 +275,6 @@ def _close(what, got, expected, spec):
 PHASES = (Phase.explicit, Phase.generate)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=PHASES,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def keywords(function, constants: dict) -> dict:
-    """The keyword arguments of a generated function for the network's constants, by the name its docstring
-    gives each (a constant named like a Python keyword or ``np`` is passed under another name). A constant
-    only a node that no loss reaches uses is not an argument."""
-    lines = [line.strip() for line in (function.__doc__ or "").splitlines() if line.strip().startswith("Constants:")]
-    if not lines:
-        return {}
-    listed = lines[0].removeprefix("Constants:").strip().split(".")[0].split(", ")
-    names = {}
-    for item in listed:
-        name, _, keyword = item.partition(" (keyword ")
-        names[name] = keyword.rstrip(")") or name
-    assert set(names) <= set(constants), (names, constants)
-    return {names[name]: value for name, value in constants.items() if name in names}
 
 
 @SETTINGS
