@@ -57,6 +57,9 @@ def _step(condition):
 
 def piecewise_to_steps(expr: sp.Expr) -> sp.Expr:
     """Rewrite two-branch ``Piecewise`` on value conditions as steps."""
+    if not expr.has(sp.Piecewise):  # replace rebuilds the whole tree, has only reads it
+        return expr
+
     def convert(pw):
         if len(pw.args) != 2 or pw.args[1][1] != sp.true:
             return pw

@@ -21,6 +21,7 @@ import sympy as sp
 from symderiv.layers.indices import BINDERS, MaxOver, substitute
 from symderiv.simplification.guard import SimplificationTimeout, expression_size, time_limit
 from symderiv.simplification.steps import at_kinks, piecewise_to_steps
+from symderiv.verification.chain import chain_diff, depends_on
 from symderiv.verification.forward import bind_arrays, forward_values
 from symderiv.verification.mp_eval import NotEvaluable, evaluate_at
 
@@ -115,8 +116,24 @@ def first_fit(symbols, shapes, values):
     raise ValueError(f"no small sizes make every axis a whole number >= 2: {shapes}")
 
 
-def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None):
-    """Scalar symbols for each argument element, explicit expressions for each definition."""
+@dataclass
+class Chained:
+    """The elements of the definitions as symbols of their own (see :func:`_explicit_tables`)."""
+
+    own: dict  # name -> {index: element symbol} (or one symbol), for the arguments and the definitions
+    local: dict  # element symbol -> its expression in argument symbols and earlier element symbols
+    written_out: dict  # element symbol -> its explicit expression in the argument symbols
+
+
+def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None, chained: Chained | None = None):
+    """Scalar symbols for each argument element, explicit expressions for each definition.
+
+    ``chained`` (an empty :class:`Chained`) receives, for each element of each
+    intermediate and of the output, a symbol of its own and its local expression
+    in the argument symbols and the earlier elements' symbols (what
+    :func:`~.chain.chain_diff` differentiates); the tables still hold the
+    explicit expressions, those written out.
+    """
     tables = {}
     for base in [*built.bases.values(), *extra_bases]:
         shape = _shape_of(built, base, sizes)
@@ -131,20 +148,31 @@ def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None):
             continue
         tables[name] = {idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
                         for idx in itertools.product(*map(range, shape))}
+    if chained is None:  # each element of a definition written out
+        def element(definition, idx):
+            return _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, tables)
+        own = tables
+    else:  # each element of a definition a symbol of its own, with its local expression
+        own, local, inline = chained.own, chained.local, chained.written_out
+        own.update(tables)
+
+        def element(definition, idx):
+            symbol = sp.Dummy(f"{_key(definition.base)}_{'_'.join(map(str, idx))}", real=True)
+            local[symbol] = _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, own)
+            inline[symbol] = local[symbol].xreplace(inline)
+            return symbol
     for definition in [*built.intermediates, built.output]:
         shape = [int(s.xreplace(sizes)) for s in definition.shape]
+        name = _key(definition.base)
         if definition.base == cut:  # a residual: this node's value is free, what follows depends on it
-            name = _key(cut)
-            tables[name] = {idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
-                            for idx in itertools.product(*map(range, shape))} if shape \
-                else sp.Symbol(name + "_", real=True)
+            tables[name] = own[name] = {
+                idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
+                for idx in itertools.product(*map(range, shape))} if shape else sp.Symbol(name + "_", real=True)
             continue
-        if not shape:
-            tables[_key(definition.base)] = _explicit(definition.expr, {}, sizes, tables)
-            continue
-        tables[_key(definition.base)] = {
-            idx: _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, tables)
-            for idx in itertools.product(*map(range, shape))}
+        own[name] = element(definition, ()) if not shape else {
+            idx: element(definition, idx) for idx in itertools.product(*map(range, shape))}
+        if chained is not None:
+            tables[name] = inline[own[name]] if not shape else {i: inline[v] for i, v in own[name].items()}
     return tables
 
 
@@ -265,9 +293,13 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
     """Compare ``derivation`` with SymPy's own Jacobian of the explicit expressions; entries checked."""
     built = derivation.context.built
     upstream_base = derivation.upstream.base if isinstance(derivation.upstream, sp.Indexed) else derivation.upstream
+    chained = Chained({}, {}, {})
     tables = _explicit_tables(built, sizes, [upstream_base] if upstream_base is not None else [],
                               cut=derivation.cut,
-                              wrt=derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt)
+                              wrt=derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt,
+                              chained=chained)
+    local, depends = chained.local, depends_on(chained.local)
+    out_own = chained.own[_key(built.output.base)]
     wrt_base = derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt
     wrt_table = tables[_key(wrt_base)]
     out_table = tables[_key(built.output.base)]
@@ -282,13 +314,17 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
     for entry in entries:
         out_idx, wrt_idx = entry[:n_out], entry[n_out:]
         variable = wrt_table[wrt_idx] if isinstance(wrt_table, dict) else wrt_table
+        memo: dict = {}  # the total derivative of each element with respect to this variable, once
+
+        def d(o):
+            own = out_own[o] if isinstance(out_own, dict) else out_own
+            return chain_diff(own, variable, local, memo, depends)
         if derivation.kind != "vjp":
-            out = out_table[out_idx] if isinstance(out_table, dict) else out_table
-            expected = at_kinks(sp.diff(out, variable))
+            expected = d(out_idx).xreplace(chained.written_out)
         else:  # vjp: Σ_out g[out] d out / d wrt
             g = tables[_key(upstream_base)]
-            expected = sp.Add(*[(g[o] if isinstance(g, dict) else g) * at_kinks(sp.diff(v, variable))
-                                for o, v in pairs if variable in readers[o]])
+            expected = sp.Add(*[(g[o] if isinstance(g, dict) else g) * d(o)
+                                for o, _ in pairs if variable in readers[o]]).xreplace(chained.written_out)
         got = _explicit(derivation.expr, dict(zip(derivation.axes, entry)), sizes, tables)
         verdict = _is_zero(got, expected, seconds, rng)
         if verdict is None:
