@@ -21,6 +21,8 @@ _SESSION_CACHE = None
 
 def pytest_configure(config):
     global _SESSION_CACHE
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker of ``-n N``: the controller's folder, shared
+        return
     if _SESSION_CACHE is None:
         _SESSION_CACHE = tempfile.mkdtemp(prefix="symderiv-test-cache-")
         os.environ["SYMDERIV_CACHE_DIR"] = _SESSION_CACHE
