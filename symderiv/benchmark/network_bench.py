@@ -115,7 +115,7 @@ def run(net, sizes: dict[str, int], repeat: int, dtypes, out=None) -> list[dict]
         dtype = np.dtype(dtype_name).type
         params, inputs = problem(net, sizes, dtype)
         keywords = constant_keywords(module.loss_and_grads, constants)
-        steps = {"generated": lambda: module.loss_and_grads(params, inputs, **keywords),
+        steps = {"generated": lambda p=params, i=inputs, k=keywords: module.loss_and_grads(p, i, **k),
                  "torch": torch_step(net, params, inputs, constants, dtype)}
         ours, theirs = float(steps["generated"]()[0]), steps["torch"]()[0]
         if not abs(ours - theirs) <= 1e-3 * max(1.0, abs(theirs)):

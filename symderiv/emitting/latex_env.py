@@ -70,7 +70,16 @@ _SAFE_NON_ASCII = frozenset("¡¿" + "".join(map(chr, range(0xC0, 0x180)))) - fr
 )
 
 
-def _escape_char(ch: str) -> str:
+_CJK = ((0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))  # punctuation, ideographs, full-width forms
+
+
+def _is_cjk(ch: str) -> bool:
+    return any(low <= ord(ch) <= high for low, high in _CJK)
+
+
+def _escape_char(ch: str, cjk: bool = False) -> str:
+    if cjk and _is_cjk(ch):  # plain glyphs inside the CJK environment of a Chinese sheet
+        return ch
     if ch in _ASCII_ESCAPES:
         return _ASCII_ESCAPES[ch]
     if " " <= ch <= "~" or ch in _SAFE_NON_ASCII:
@@ -91,7 +100,7 @@ def _escape_char(ch: str) -> str:
     return "".join(out)
 
 
-def escape_latex(text: str) -> str:
+def escape_latex(text: str, cjk: bool = False) -> str:
     """Return LaTeX source that typesets *text* literally, as body text.
 
     The output contains no backslash except at the start of one of the fixed
@@ -108,8 +117,14 @@ def escape_latex(text: str) -> str:
     \\textbackslash{}input\\{/etc/passwd\\} 50\\% of {\\upshape\\char36}x\\textasciicircum{}2{\\upshape\\char36} \\& a\\_b \\#1 \\textasciitilde{}
     >>> escape_latex("Müller: α ≤ ﬁ")
     'Müller: ? ? fi'
+
+    ``cjk=True`` (a Chinese sheet, typeset in a ``CJK`` environment) keeps Chinese
+    characters, CJK punctuation and full-width forms as they are:
+
+    >>> escape_latex("批归一化（训练模式）", cjk=True), escape_latex("批归一化")
+    ('批归一化（训练模式）', '????')
     """
-    return "".join(map(_escape_char, text))
+    return "".join(_escape_char(ch, cjk) for ch in text)
 
 
 def _finalize(value: object) -> str:

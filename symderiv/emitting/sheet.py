@@ -26,20 +26,20 @@ from pathlib import Path
 
 import sympy as sp
 
-import symderiv
 from symderiv.derivation.backprop import residual_name
 from symderiv.derivation.jacobian import jacobian_expr
 from symderiv.derivation.steps import display, fixed_letters
 from symderiv.emitting.compile_latex import REPRODUCIBLE_PREAMBLE
 from symderiv.emitting.latex_env import Latex, escape_latex, latex_environment, validate_identifier
 from symderiv.emitting.sheet_layers import block_one, layer_title
+from symderiv.emitting.sheet_words import say, template_words
 from symderiv.layers.base import parse_size
 from symderiv.layers.indices import make_index
-from symderiv.printing.latex import math_name, sheet_latex
+from symderiv.printing.latex import CASE_WORDS, math_name, sheet_latex
 from symderiv.printing.matrix_latex import vector_latex
 from symderiv.simplification.pipeline import canonical_bound
 
-__all__ = ["TEMPLATE", "render_sheet", "sheet_data", "template_dir"]
+__all__ = ["RENDERERS", "TEMPLATE", "render_sheet", "render_sheet_zh", "sheet_data", "template_dir"]
 
 TEMPLATE = "answer_sheet.tex.j2"
 WIDTH = 62  # rough number of visible symbols that fit on one line of a display
@@ -196,9 +196,9 @@ def _chain_term(d, names, contribution, wrt_tex: str) -> str:
     return rf"{sums}{sheet_latex(upstream, names)} \frac{{\partial {sheet_latex(consumer, names)}}}{{\partial {wrt_tex}}}"
 
 
-def _through(d, contribution) -> str:
-    layer = d.backprop.checked.layers[contribution.node]
-    return f"({escape_latex(layer_title(layer))}, Block One)"
+def _layer_words(d, node: str, lang: str) -> str:
+    """The title of the layer of ``node``, in ``lang``, escaped for LaTeX text."""
+    return escape_latex(layer_title(d.backprop.checked.layers[node], lang), cjk=lang == "zh")
 
 
 def _substituted(d, expr):
@@ -214,14 +214,14 @@ def _substituted(d, expr):
     return expr.xreplace(replace)
 
 
-def _one_hot_rows(d, names, contribution) -> tuple[list[Latex], list[Latex]]:
+def _one_hot_rows(d, names, contribution, lang: str) -> tuple[list[Latex], list[Latex]]:
     """When the closed form of the upstream residual was used: the substitution and the one-hot step."""
     if contribution.expr == contribution.named:
         return [], []
     show = lambda e: _tex(e, names)
     substituted = _substituted(d, contribution.named)
     expanded = sp.factor_terms(sp.expand(substituted))
-    out = rows("", [show(substituted)], note="substituting the residual found above")
+    out = rows("", [show(substituted)], note=say("substituting the residual found above", lang))
     notes = []
     distributions = {str(node.args[arg]) for node in d.network.nodes
                      for arg in d.backprop.checked.layers[node.name].distributions}
@@ -230,21 +230,22 @@ def _one_hot_rows(d, names, contribution) -> tuple[list[Latex], list[Latex]]:
     if expanded != contribution.expr and used:
         out += rows("", [show(expanded)])
         name = math_name(str(used[0].function.base))
-        out += rows("", [show(contribution.expr)], note=rf"since ${show(used[0])} = 1$")
-        notes.append(Latex(rf"${name}$ is one-hot (each sample's row sums to one); this is used where "
-                           rf"${show(used[0])} = 1$ is marked."))
+        out += rows("", [show(contribution.expr)], note=say(r"since ${sum} = 1$", lang, sum=show(used[0])))
+        notes.append(Latex(say(r"${name}$ is one-hot (each sample's row sums to one); this is used where "
+                               r"${sum} = 1$ is marked.", lang, name=name, sum=show(used[0]))))
     elif show(contribution.expr) != show(substituted):
         out += rows("", [show(contribution.expr)])
     return out, notes
 
 
-def _paths(d, names, adjoint, node_element_tex: str, lhs: str, weight=None) -> tuple[list[Latex], list[Latex]]:
+def _paths(d, names, adjoint, node_element_tex: str, lhs: str, lang: str,
+           weight=None) -> tuple[list[Latex], list[Latex]]:
     """The chain rule over every path, the engine's VJP of each, and their sum."""
     chain = [show_weight for show_weight in ([sheet_latex(weight, names)] if weight is not None else [])]
     chain += [_chain_term(d, names, c, node_element_tex) for c in adjoint.contributions]
     if not adjoint.contributions:  # a loss term: only its weight in L
-        return rows(lhs, [" + ".join(chain)], note="the weight of this term in the loss"), []
-    out = rows(lhs, [" + ".join(chain)], note="chain rule" + (", over every path" if len(chain) > 1 else ""))
+        return rows(lhs, [" + ".join(chain)], note=say("the weight of this term in the loss", lang)), []
+    out = rows(lhs, [" + ".join(chain)], note=say("chain rule, over every path" if len(chain) > 1 else "chain rule", lang))
     named = ([sheet_latex(weight, names)] if weight is not None else []) + \
         [_tex(c.named, names) for c in adjoint.contributions]
     wrapped = [rf"\left({t}\right)" if isinstance(c.named, sp.Add) else t
@@ -252,16 +253,16 @@ def _paths(d, names, adjoint, node_element_tex: str, lhs: str, weight=None) -> t
     out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
     notes = []
     if len(chain) == 1 and adjoint.contributions:  # one path: its closed form may come from the upstream residual's closed form
-        extra, notes = _one_hot_rows(d, names, adjoint.contributions[0])
+        extra, notes = _one_hot_rows(d, names, adjoint.contributions[0], lang)
         out += extra
     lines = broken(display(adjoint.expr, {}), lambda e: sheet_latex(e, names))
     if lines and not out[-1].split(" && ")[0].endswith(f"= {lines[0]}"):
         substituted = any(c.expr != c.named for c in adjoint.contributions) and len(chain) > 1
-        out += rows("", lines, note="substituting the residuals found above" if substituted else "")
+        out += rows("", lines, note=say("substituting the residuals found above", lang) if substituted else "")
     return out, notes
 
 
-def _residual(d, names, node: str, checks: list) -> dict:
+def _residual(d, names, node: str, checks: list, lang: str) -> dict:
     adjoint = d.backprop.residuals[node]
     node_tex = name_latex(node, "node name")
     element = adjoint.base[adjoint.indices] if adjoint.indices else adjoint.base
@@ -270,7 +271,7 @@ def _residual(d, names, node: str, checks: list) -> dict:
     lhs = sheet_latex(element, names)
     weight = d.backprop.loss_weights.get(node)
     defining = Latex(rf"{lhs} &= \frac{{\partial L}}{{\partial {node_element_tex}}}")
-    paths, notes = _paths(d, names, adjoint, node_element_tex, "", weight)
+    paths, notes = _paths(d, names, adjoint, node_element_tex, "", lang, weight)
     shape = d.backprop.checked.node_shapes.get(node, ())
     vector = []
     if adjoint.indices:
@@ -281,24 +282,27 @@ def _residual(d, names, node: str, checks: list) -> dict:
     paths_count = len(adjoint.contributions) + (weight is not None)
     prose = []
     for contribution in adjoint.contributions:
-        prose.append(rf"through ${name_latex(contribution.node, 'node name')}$ {_through(d, contribution)}")
+        prose.append(say(r"through ${node}$ ({layer}, Block One)", lang,
+                         node=name_latex(contribution.node, "node name"), layer=_layer_words(d, contribution.node, lang)))
     if prose and weight is None:
-        notes.insert(0, Latex(f"${node_tex}$ is used {'only ' if len(prose) == 1 else ''}"
-                              + " and ".join(prose) + "."))
+        used = r"${node}$ is used only {paths}." if len(prose) == 1 else r"${node}$ is used {paths}."
+        notes.insert(0, Latex(say(used, lang, node=node_tex, paths=say(" and ", lang).join(prose))))
     if paths_count > 1:
-        notes.insert(0, Latex(rf"${node_tex}$ reaches the loss along {paths_count} paths; "
-                              r"a small change of it changes the loss along each of them, so its residual is "
-                              r"the sum of the contributions of all of them."))
+        notes.insert(0, Latex(say(r"${node}$ reaches the loss along {count} paths; a small change of it changes the "
+                                  r"loss along each of them, so its residual is the sum of the contributions of all "
+                                  r"of them.", lang, node=node_tex, count=paths_count)))
     for contribution in adjoint.contributions:
         if d.backprop.checked.layers[contribution.node].op == "concat":
             consumer = name_latex(contribution.node, "node name")
             whole = d.backprop.checked.node_shapes[contribution.node]
             part = vector_latex(contribution.named, adjoint.indices, BATCH, names)
             size = sheet_latex(whole[-1]) if whole else ""
-            notes.append(Latex(rf"The concatenation ${consumer}$ has ${size}$ features; ${node_tex}$ receives only "
-                               rf"the components of $\delta_{{{consumer}}}$ that belong to it, ${part}$ "
-                               rf"(in index form, for $u = 1, \dots, {sheet_latex(shape[-1])}$)."))
-    return {"node": Latex(node_tex), "defining": defining, "paths": paths, "closed": [],
+            notes.append(Latex(say(r"The concatenation ${consumer}$ has ${size}$ features; ${node}$ receives only the "
+                                   r"components of $\delta_{{{consumer}}}$ that belong to it, ${part}$ (in index "
+                                   r"form, for $u = 1, \dots, {length}$).", lang, consumer=consumer, size=size,
+                                   node=node_tex, part=part, length=sheet_latex(shape[-1]))))
+    return {"node": Latex(node_tex), "heading": Latex(say(r"Residual of ${node}$", lang, node=node_tex)),
+            "defining": defining, "paths": paths, "closed": [],
             "vector": vector, "notes": notes}
 
 
@@ -316,25 +320,27 @@ def _jacobian_term(d, names, contribution, indices) -> str:
     return rf"{sums}{sheet_latex(upstream, names)} {factor}"
 
 
-def _gradient(d, names, param: str, checks: list) -> dict:
+def _gradient(d, names, param: str, checks: list, lang: str) -> dict:
     adjoint = d.backprop.gradients[param]
     param_tex = name_latex(param, "parameter name")
     element = adjoint.base[adjoint.indices] if adjoint.indices else adjoint.base
     element_tex = sheet_latex(element, names)
     lhs = rf"\frac{{\partial L}}{{\partial {element_tex}}}"
-    paths, _ = _paths(d, names, adjoint, element_tex, lhs)
+    paths, _ = _paths(d, names, adjoint, element_tex, lhs, lang)
     if len(adjoint.contributions) == 1:  # the consumer's Jacobian (Block One) put into the chain rule
-        layer = escape_latex(layer_title(d.backprop.checked.layers[adjoint.contributions[0].node]))
+        layer = _layer_words(d, adjoint.contributions[0].node, lang)
         paths[1:1] = rows("", [_jacobian_term(d, names, adjoint.contributions[0], adjoint.indices)],
-                          note=f"{layer}, Block One")
+                          note=say("{layer}, Block One", lang, layer=layer))
     shape = d.backprop.checked.shapes.get(param, ())
     matrix = _vector_rows(rf"\frac{{\partial L}}{{\partial {param_tex}}}", adjoint.expr, adjoint.indices, names,
                           checks, tuple(parse_size(s, {}) for s in shape) if shape else ())
-    return {"param": Latex(param_tex), "paths": paths, "index": [], "matrix": matrix}
+    return {"param": Latex(param_tex), "heading": Latex(say(r"Gradient of ${param}$", lang, param=param_tex)),
+            "paths": paths, "index": [], "matrix": matrix}
 
 
-def sheet_data(network) -> dict:
-    """Everything the template shows, as strings (LaTeX ones marked :class:`Latex`)."""
+def sheet_data(network, lang: str = "en") -> dict:
+    """Everything the template shows, as strings (LaTeX ones marked :class:`Latex`), its words in ``lang``."""
+    say("chain rule", lang)  # an unknown language fails here, before any work
     d = network.derivations()
     names = _names(d)
     checked = d.backprop.checked
@@ -347,24 +353,39 @@ def sheet_data(network) -> dict:
               for p, s in network.inputs.items()]
     constants = [Latex(names.get(c, name_latex(c, "constant name"))) for c in network.constants]
     checks: list = []
-    forward_index, forward_vector = _forward(d, names, checks)
-    return {
-        "network": network.name,
-        "reproducible": Latex(REPRODUCIBLE_PREAMBLE),
-        "block_one": block_one(network, checked.layers),
-        "params": params,
-        "inputs": inputs,
-        "constants": constants,
-        "forward_index": forward_index,
-        "forward_vector": forward_vector,
-        "residuals": [_residual(d, names, node, checks) for node in d.backprop.residuals],
-        "gradients": [_gradient(d, names, param, checks) for param in d.backprop.gradients],
-        "vector_checks": checks,
-        "order": [Latex(name_latex(n, "node name")) for n in checked.order],
-    }
+    order = [name_latex(n, "node name") for n in checked.order]
+    token = CASE_WORDS.set((say("if ", lang), say("otherwise", lang)))
+    try:
+        forward_index, forward_vector = _forward(d, names, checks)
+        data = {
+            "network": network.name,
+            "words": template_words(network.name, order, lang),
+            "reproducible": Latex(REPRODUCIBLE_PREAMBLE),
+            "block_one": block_one(network, checked.layers, lang),
+            "params": params,
+            "inputs": inputs,
+            "constants": constants,
+            "forward_index": forward_index,
+            "forward_vector": forward_vector,
+            "residuals": [_residual(d, names, node, checks, lang) for node in d.backprop.residuals],
+            "gradients": [_gradient(d, names, param, checks, lang) for param in d.backprop.gradients],
+            "vector_checks": checks,
+            "order": [Latex(n) for n in order],
+        }
+    finally:
+        CASE_WORDS.reset(token)
+    return data
 
 
-def render_sheet(network) -> str:
-    """The answer sheet's LaTeX source for *network* (deterministic: no dates, fixed order)."""
+def render_sheet(network, lang: str = "en") -> str:
+    """The answer sheet's LaTeX source for *network* in ``lang`` (deterministic: no dates, fixed order)."""
     env = latex_environment(template_dir())
-    return env.get_template(TEMPLATE).render(**sheet_data(network))
+    return env.get_template(TEMPLATE).render(**sheet_data(network, lang))
+
+
+def render_sheet_zh(network) -> str:
+    """The answer sheet in Chinese (``symderiv sheet --lang zh``)."""
+    return render_sheet(network, "zh")
+
+
+RENDERERS = {"en": render_sheet, "zh": render_sheet_zh}  # the sheet's languages, each a renderer the cache can key

@@ -17,7 +17,8 @@ import re
 import sympy as sp
 
 from symderiv.derivation.steps import chain_steps, display, fixed_letters
-from symderiv.emitting.latex_env import Latex
+from symderiv.emitting.latex_env import Latex, escape_latex
+from symderiv.emitting.sheet_words import DROPOUT, ONE_HOT, say, title_in
 from symderiv.layers.base import parse_size
 from symderiv.layers.indices import make_index
 from symderiv.layers.sizes import size_names
@@ -27,37 +28,38 @@ from symderiv.simplification.rules import rules_for
 
 __all__ = ["block_one", "layer_title"]
 
-NOTES = {"dropout": Latex(r"$M$ is the keep-mask: for each unit a uniform $r_{iu} \in [0, 1)$ is drawn and "
-                            r"$M_{iu} = [r_{iu} \geq p]$, so $p$ is the probability of dropping the unit."),
-         "cross_entropy": Latex(r"$y$ is one-hot: $\sum_{k=1}^{n} y_{ik} = 1$ for every sample $i$.")}
+NOTES = {"dropout": DROPOUT, "cross_entropy": ONE_HOT}  # what a layer's letters mean, in the sheet's words
 
 
-def _sizes(built, names) -> Latex:
+def _sizes(built, names, lang: str) -> Latex:
     """``m`` is the number of samples, ``n`` the length of the feature axis of ``x``...: every size the layer uses."""
     parts = []
     arrays = [(built.layer.out_name, built.layer.out_shape), *((a, spec.shape) for a, spec in built.args.items())]
     for size in built.sizes:
         symbol = names.get(size, sheet_latex(sp.Symbol(size)))
         for arg, shape in arrays:
-            where = f" ${names.get(arg, sheet_latex(sp.Symbol(arg)))}$"
+            where = names.get(arg, sheet_latex(sp.Symbol(arg)))
             if size in shape:
                 features = shape.index(size) == len(shape) - 1 and shape[0] == "m"
-                what = "the number of samples" if size == "m" else "the number of features of" if features \
-                    else f"the length of axis {shape.index(size) + 1} of"
-                parts.append(rf"${symbol}$ is {what}{'' if size == 'm' else where}")
+                phrase = r"${size}$ is the number of samples" if size == "m" else \
+                    r"${size}$ is the number of features of ${array}$" if features else \
+                    r"${size}$ is the length of axis {axis} of ${array}$"
+                parts.append(say(phrase, lang, size=symbol, array=where, axis=shape.index(size) + 1))
                 break
         else:  # a size seen only in arithmetic (2*ph): the axis it sets
             for arg, shape in arrays:
                 axis = next((n for n, text in enumerate(shape) if size in size_names(text)), None)
                 if axis is not None:
                     length = sheet_latex(parse_size(shape[axis], {}), names)
-                    parts.append(rf"axis {axis + 1} of{where} has length ${length}$")
+                    parts.append(say(r"axis {axis} of ${array}$ has length ${length}$", lang,
+                                     axis=axis + 1, array=names.get(arg, sheet_latex(sp.Symbol(arg))), length=length))
                     break
-    return Latex("Sizes: " + "; ".join(parts) + ".") if parts else Latex("")
+    return Latex(say("Sizes: {parts}.", lang, parts=say("; ", lang).join(parts))) if parts else Latex("")
 
 
-def layer_title(layer) -> str:
-    """A heading in words: the layer's ``title``, else its class name split before each capitalised word.
+def layer_title(layer, lang: str = "en") -> str:
+    """A heading in words (in ``lang``): the layer's ``title``, else its class name split before each capitalised
+    word.
 
     >>> from symderiv.layers import LayerNorm
     >>> layer_title(LayerNorm())
@@ -69,9 +71,9 @@ def layer_title(layer) -> str:
     "The layer Scaled Layer Norm (a layer of this network's own)"
     """
     if layer.title:
-        return layer.title
+        return title_in(layer.title, lang)
     words = re.sub(r"(?<=[A-Za-z0-9])(?=[A-Z][a-z])", " ", type(layer).__name__)
-    return f"The layer {words} (a layer of this network's own)"
+    return say("The layer {words} (a layer of this network's own)", lang, words=words)
 
 
 def _names(built) -> dict[str, str]:
@@ -110,7 +112,7 @@ def _product(partial: sp.Expr, inner: str, names, first: bool) -> str:
     return (f"- {body}" if sign else body) if first else (f"- {body}" if sign else f"+ {body}")
 
 
-def _quotient_rows(expr, wrt, names, rules, lhs) -> list[str]:
+def _quotient_rows(expr, wrt, names, rules, lhs, lang: str) -> list[str]:
     """The quotient rule ``(N' S − N S')/S²`` when *expr* divides by something that depends on *wrt*."""
     numerator, denominator = sp.fraction(sp.factor_terms(expr))
     if denominator == 1 or not denominator.has(wrt.base if isinstance(wrt, sp.Indexed) else wrt):
@@ -122,13 +124,13 @@ def _quotient_rows(expr, wrt, names, rules, lhs) -> list[str]:
     n_tex, s_tex = show(numerator), show(denominator)
     return [
         (rf"{lhs} &= \frac{{{frac('N', wrt_tex)} \, S - N \, {frac('S', wrt_tex)}}}{{S^{{2}}}}"
-         rf" && \text{{quotient rule, }} N = {n_tex},\ S = {s_tex}"),
+         rf" && \text{{{say('quotient rule, ', lang)}}} N = {n_tex},\ S = {s_tex}"),
         (rf"&= \frac{{\left({show(n_prime)}\right) {s_tex} - {n_tex} \left({show(s_prime)}\right)}}"
          rf"{{\left({s_tex}\right)^{{2}}}}"),
     ]
 
 
-def _case_split(expr, out_indices, wrt_indices, names) -> list[str] | None:
+def _case_split(expr, out_indices, wrt_indices, names, lang: str) -> list[str] | None:
     """The Jacobian entry case by case, on each (output, wrt) index pair with a Kronecker delta."""
     cases, conditions, rest = [], [], expr
     for keep, drop in zip(out_indices, wrt_indices):
@@ -149,8 +151,9 @@ def _case_split(expr, out_indices, wrt_indices, names) -> list[str] | None:
     cases.insert(0, (rest, ", ".join(conditions)))
     if all(e != 0 for e, _ in cases[1:]) and len(cases) == 1 or sum(1 for e, _ in cases) < 2 ** len(conditions) and not any(c is None for _, c in cases):
         cases.append((sp.S.Zero, None))
-    body = r" \\ ".join(rf"{sheet_latex(e, names)} & " + (r"\text{otherwise}" if c is None else rf"\text{{if }} {c}")
-                        for e, c in cases)
+    otherwise, if_word = say("otherwise", lang), say("if ", lang)
+    body = r" \\ ".join(rf"{sheet_latex(e, names)} & " + (rf"\text{{{otherwise}}}" if c is None
+                                                          else rf"\text{{{if_word}}} {c}") for e, c in cases)
     return [r"\begin{cases} " + body + r" \end{cases}"]
 
 
@@ -192,7 +195,7 @@ def _differentiated_args(network, op) -> list[str]:
     return out
 
 
-def _item(layer, built, arg, names) -> dict:
+def _item(layer, built, arg, names, lang: str) -> dict:
     rules = rules_for(built)
     steps = chain_steps(built, arg)
     wrt_tex = sheet_latex(steps.wrt, names)
@@ -214,7 +217,7 @@ def _item(layer, built, arg, names) -> dict:
                     pieces.append(("+ " if pieces else "") + rf"{sums}\left({partial}\right) {inner}")
                 else:
                     pieces.append(_product(link.partial, inner, names, not pieces))
-            step_rows.append(rf"{lhs} &= {' '.join(pieces)} && \text{{chain rule}}")
+            step_rows.append(rf"{lhs} &= {' '.join(pieces)} && \text{{{say('chain rule', lang)}}}")
             values = [prefer_own(link.term, wrt_indices) for link in step.links]
             if step.direct != 0:
                 values.insert(0, prefer_own(step.direct, wrt_indices))
@@ -225,26 +228,29 @@ def _item(layer, built, arg, names) -> dict:
                 text = rf"\left({text}\right)" if isinstance(value, sp.Add) else text
                 line += f" - {text}" if negative else f" + {text}"
             if any(link.term == 0 and link.partial.has(sp.Sum) for link in step.links):
-                line += r" && \text{a sum of centred values is zero}"
+                line += rf" && \text{{{say('a sum of centred values is zero', lang)}}}"
             step_rows.append(line)
         else:
             renaming = fixed_letters(step.definition.indices, ("il", "uw"), {str(i.label) for i in wrt_indices})
             shown = display(step.definition.expr, renaming)
             wrt_element = built.bases[arg][wrt_indices] if wrt_indices else built.bases[arg]
-            step_rows += _quotient_rows(shown, wrt_element, names, rules, lhs)
+            step_rows += _quotient_rows(shown, wrt_element, names, rules, lhs, lang)
         result = sheet_latex(prefer_own(step.result, wrt_indices), names)
         if not step_rows or not step_rows[-1].endswith(f"&= {result}"):
             step_rows.append(rf"&= {result}" if step_rows else rf"{lhs} &= {result}")
             if len(step_rows) > 1 and step.result.has(step.definition.base) and not step.links:
-                step_rows[-1] += rf" && \text{{writing }} {sheet_latex(step.element, names)} = N / S"
+                step_rows[-1] += rf" && \text{{{say('writing ', lang)}}} {sheet_latex(step.element, names)} = N / S"
         rows += step_rows
     final = steps.steps[-1]
     out_indices = tuple(final.element.indices) if isinstance(final.element, sp.Indexed) else ()
-    item = {"role": _heading(layer, arg), "of": Latex(sheet_latex(final.element.base if out_indices
-                                                                   else final.element, names)),
-            "wrt": Latex(sheet_latex(built.bases[arg], names)), "rows": [Latex(r) for r in rows], "cases": None, "view": None}
+    heading = r"Derivative of ${of}$ with respect to the parameter ${wrt}$:" if arg in layer.params else \
+        r"Derivative of ${of}$ with respect to the input ${wrt}$:"
+    of = sheet_latex(final.element.base if out_indices else final.element, names)
+    wrt = sheet_latex(built.bases[arg], names)
+    item = {"heading": Latex(say(heading, lang, of=of, wrt=wrt)), "of": Latex(of), "wrt": Latex(wrt),
+            "rows": [Latex(r) for r in rows], "cases": None, "view": None}
     cases = None if final.result.has(sp.Piecewise) else _case_split(
-        prefer_own(final.result, wrt_indices), out_indices, wrt_indices, names)
+        prefer_own(final.result, wrt_indices), out_indices, wrt_indices, names, lang)
     if cases:
         item["cases"] = [Latex(rf"{frac(sheet_latex(final.element, names), wrt_tex)} &= {cases[0]}")]
     view = _homework_view(final.result, out_indices, wrt_indices)
@@ -253,24 +259,20 @@ def _item(layer, built, arg, names) -> dict:
         out_base = final.element.base
         y_j = sheet_latex(sp.IndexedBase(out_base.label)[j], names)
         x_i = sheet_latex(sp.IndexedBase(steps.wrt.base.label)[i], names)
-        split = _case_split(reduced, (j,), (i,), names)
+        split = _case_split(reduced, (j,), (i,), names, lang)
         axis = "sample" if all(str(d.label) in "ijkl" for d in dropped) else "feature"
-        item["view"] = {"text": Latex(f"Different {axis}s do not interact (the bracket of their indices is a "
-                                      f"factor), so for one {axis}, with $j$ the output and $i$ the input "
-                                      "position, in the homework's notation:"),
+        item["view"] = {"text": Latex(say(f"Different {axis}s do not interact (the bracket of their indices is a "
+                                          f"factor), so for one {axis}, with $j$ the output and $i$ the input "
+                                          "position, in the homework's notation:", lang)),
                         "rows": [Latex(rf"{frac(y_j, x_i)} &= {sheet_latex(reduced, names)}"
                                        + (rf" = {split[0]}" if split else ""))]}
     return item
 
 
-def _heading(layer, arg) -> str:
-    return "the parameter" if arg in layer.params else "the input"
-
-
 HOMEWORK_ORDER = ("batchnorm", "dropout", "softmax")  # the homework's Block One asks these, in this order
 
 
-def block_one(network, layers=None) -> list[dict]:
+def block_one(network, layers=None, lang: str = "en") -> list[dict]:
     """The sections of Block One for *network*: one per layer kind, derived step by step.
 
     *layers* maps node names to their layer instances (by default, from the network's derivations).
@@ -293,7 +295,8 @@ def block_one(network, layers=None) -> list[dict]:
             own = fixed_letters(definition.indices, ("il", "uw"))
             definitions.append(Latex(rf"{sheet_latex(display(definition.element(), own), names)} &= "
                                      rf"{sheet_latex(display(definition.expr, own), names)}"))
-        items = [_item(layer, built, arg, names) for arg in _differentiated_args(network, node.op)]
-        sections.append({"title": layer_title(layer), "definitions": definitions, "results": items,
-                         "sizes": _sizes(built, names), "note": NOTES.get(layer.op, "")})
+        items = [_item(layer, built, arg, names, lang) for arg in _differentiated_args(network, node.op)]
+        note = Latex(say(NOTES[layer.op], lang)) if layer.op in NOTES else ""
+        sections.append({"title": Latex(escape_latex(layer_title(layer, lang), cjk=lang == "zh")), "definitions": definitions, "results": items,
+                         "sizes": _sizes(built, names, lang), "note": note})
     return sections

@@ -17,11 +17,16 @@ layer gives (``x̂``, ``σ²``, ``γ``), the step prints as an Iverson bracket
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from symderiv.simplification.sums import bounds_of
+
+# The words of a cases environment (``\text{if }``, ``\text{otherwise}``): English, unless the answer sheet sets
+# them for its language while it prints (``emitting.sheet.sheet_data``, ``with``-scoped, reset after).
+CASE_WORDS: ContextVar[tuple[str, str]] = ContextVar("CASE_WORDS", default=("if ", "otherwise"))
 
 
 class IndexLatexPrinter(LatexPrinter):
@@ -237,7 +242,8 @@ class SheetLatexPrinter(IndexLatexPrinter):
     def _print_Piecewise(self, expr):
         pieces = []
         for value, condition in expr.args:
-            when = r"\text{otherwise}" if condition == sp.true else rf"\text{{if }} {self._print(condition)}"
+            if_word, otherwise = CASE_WORDS.get()
+            when = rf"\text{{{otherwise}}}" if condition == sp.true else rf"\text{{{if_word}}} {self._print(condition)}"
             pieces.append(rf"{self._print(value)} & {when}")
         return r"\begin{cases} " + r" \\ ".join(pieces) + r" \end{cases}"
 

@@ -20,7 +20,7 @@ import sympy as sp
 
 from symderiv.layers.indices import BINDERS, MaxOver, substitute
 from symderiv.simplification.guard import SimplificationTimeout, expression_size, time_limit
-from symderiv.simplification.steps import at_kinks, piecewise_to_steps
+from symderiv.simplification.steps import piecewise_to_steps
 from symderiv.verification.chain import chain_diff, depends_on
 from symderiv.verification.forward import bind_arrays, forward_values
 from symderiv.verification.mp_eval import NotEvaluable, evaluate_at
@@ -316,7 +316,7 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
         variable = wrt_table[wrt_idx] if isinstance(wrt_table, dict) else wrt_table
         memo: dict = {}  # the total derivative of each element with respect to this variable, once
 
-        def d(o):
+        def d(o, variable=variable, memo=memo):
             own = out_own[o] if isinstance(out_own, dict) else out_own
             return chain_diff(own, variable, local, memo, depends)
         if derivation.kind != "vjp":
