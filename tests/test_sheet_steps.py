@@ -1,6 +1,8 @@
 """The answer sheet's reasoning: no false vector equation, Block One from the network's own layers."""
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -106,3 +108,43 @@ def test_example_networks_sheets_compile_with_their_own_layers(name, tmp_path):
     assert compile_pdf(tex).read_bytes()[:5] == b"%PDF-"
     for layer in {type(layer) for layer in net.validate().layers.values()}:
         assert rf"\subsection*{{{layer.title}}}" in tex.read_text(), layer.op
+
+
+def _subscript_list(text: str) -> list[str]:
+    """``j,w_{1},w_{2}`` as ``["j", "w_{1}", "w_{2}"]`` (commas at brace depth 0)."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
+
+
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_the_chain_rule_sums_over_distinct_letters_none_of_them_the_differentiated_elements(name):
+    """A consumer with several feature axes gets one letter per axis (``j, w_1, w_2, w_3``), none of them a letter
+    of the element the residual is taken at (a 4-D ``a_{conv,iuvw}`` against a 4-D pooled consumer)."""
+    tex = render_sheet(sd.networks.load(network=name))
+    chains = [line for line in tex.splitlines() if line.startswith(r" &= \sum_{") and r"\text{chain rule" in line]
+    assert len(chains) >= 5, chains
+    for line in chains:
+        summed = re.match(r" &= \\sum_\{((?:[^{}]|\{[^{}]*\})*)\}", line).group(1)
+        letters = _subscript_list(summed)
+        assert len(letters) == len(set(letters)), line
+        denominator = re.search(r"\}\{\\partial (.*?\})\}", line).group(1)  # the element differentiated against
+        own = re.search(r"_\{(?:[^{},]*,)?([a-z]+)\}$", denominator).group(1)
+        assert not set(letters) & set(own), (letters, denominator)
+
+
+@pytest.mark.parametrize("name", ["multitask", "mlp", "cnn"])
+def test_no_formula_runs_into_the_margin(name, tmp_path):
+    require_latexmk()
+    tex = tmp_path / "answer_sheet.tex"
+    tex.write_text(render_sheet(sd.networks.load(network=name)))
+    subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                   capture_output=True, check=True, timeout=300)
+    log = (tmp_path / "answer_sheet.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)[:5]

@@ -21,7 +21,6 @@ the page.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import sympy as sp
@@ -35,7 +34,7 @@ from symderiv.emitting.sheet_layers import block_one, layer_title
 from symderiv.emitting.sheet_words import say, template_words
 from symderiv.layers.base import parse_size
 from symderiv.layers.indices import make_index
-from symderiv.printing.latex import CASE_WORDS, math_name, sheet_latex
+from symderiv.printing.latex import CASE_WORDS, math_name, sheet_latex, visible_length
 from symderiv.printing.matrix_latex import vector_latex
 from symderiv.simplification.pipeline import canonical_bound
 
@@ -52,17 +51,6 @@ def template_dir() -> Path:
 
 
 # ---- line breaking --------------------------------------------------------------------------
-def visible_length(tex: str) -> int:
-    """A rough width of LaTeX math: symbols, not commands, braces or sub/superscript marks.
-
-    >>> visible_length(r"\\frac{\\gamma_{u}}{m} + x_{iu}")
-    7
-    """
-    tex = re.sub(r"\\(frac|left|right|begin|end|text|mathbf|top|odot)\b", "", tex)
-    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
-    return len(re.sub(r"[{}^_\s\\()]", "", tex)) + tex.count("(") // 2
-
-
 def _terms(expr: sp.Expr, show) -> list[str] | None:
     """The terms of a sum, each with its sign (``+ t`` / ``- t``), the first one bare."""
     args = list(expr.args)
@@ -185,14 +173,22 @@ def _element(name: str, indices) -> sp.Expr:
     return sp.IndexedBase(sp.Symbol(name))[indices] if indices else sp.Symbol(name)
 
 
-def _chain_term(d, names, contribution, wrt_tex: str) -> str:
+def _consumer_letters(sizes, avoid) -> list:
+    """Distinct letters for a consumer's axes (``j`` for the batch, then ``w``, ``v``..., ``w_1``...), none of them
+    a letter of the element differentiated against (``avoid``)."""
+    axes = [make_index(f"_c{n}", size) for n, size in enumerate(sizes)]
+    letters = fixed_letters(axes, ("j", "wvu"), {str(a) for a in avoid})
+    return [letters[a] for a in axes]
+
+
+def _chain_term(d, names, contribution, wrt_tex: str, wrt_labels=()) -> str:
     """``Σ_{j,w} δ_{C,jw} ∂C_{jw}/∂N_{iu}``: the chain-rule step of one path, before the engine's result."""
     shape = d.backprop.checked.node_shapes.get(contribution.node, ())
-    letters = [make_index("j" if size == BATCH else "w", size) for size in shape]
+    letters = _consumer_letters(shape, wrt_labels)
     consumer = _element(contribution.node, tuple(letters))
     residual = d.backprop.residuals[contribution.node].base
     upstream = residual[tuple(letters)] if letters else residual
-    sums = r"\sum_{" + ",".join(map(str, letters)) + "} " if letters else ""
+    sums = r"\sum_{" + ",".join(sheet_latex(a) for a in letters) + "} " if letters else ""
     return rf"{sums}{sheet_latex(upstream, names)} \frac{{\partial {sheet_latex(consumer, names)}}}{{\partial {wrt_tex}}}"
 
 
@@ -221,14 +217,15 @@ def _one_hot_rows(d, names, contribution, lang: str) -> tuple[list[Latex], list[
     show = lambda e: _tex(e, names)
     substituted = _substituted(d, contribution.named)
     expanded = sp.factor_terms(sp.expand(substituted))
-    out = rows("", [show(substituted)], note=say("substituting the residual found above", lang))
+    lines = lambda e: broken(display(e, {}), lambda t: sheet_latex(t, names))
+    out = rows("", lines(substituted), note=say("substituting the residual found above", lang))
     notes = []
     distributions = {str(node.args[arg]) for node in d.network.nodes
                      for arg in d.backprop.checked.layers[node.name].distributions}
     used = [s for s in expanded.atoms(sp.Sum) if isinstance(s.function, sp.Indexed)
             and str(s.function.base) in distributions and not contribution.expr.has(s.function.base[s.function.indices])]
     if expanded != contribution.expr and used:
-        out += rows("", [show(expanded)])
+        out += rows("", lines(expanded))
         name = math_name(str(used[0].function.base))
         out += rows("", [show(contribution.expr)], note=say(r"since ${sum} = 1$", lang, sum=show(used[0])))
         notes.append(Latex(say(r"${name}$ is one-hot (each sample's row sums to one); this is used where "
@@ -242,7 +239,8 @@ def _paths(d, names, adjoint, node_element_tex: str, lhs: str, lang: str,
            weight=None) -> tuple[list[Latex], list[Latex]]:
     """The chain rule over every path, the engine's VJP of each, and their sum."""
     chain = [show_weight for show_weight in ([sheet_latex(weight, names)] if weight is not None else [])]
-    chain += [_chain_term(d, names, c, node_element_tex) for c in adjoint.contributions]
+    chain += [_chain_term(d, names, c, node_element_tex, [i.label for i in adjoint.indices])
+              for c in adjoint.contributions]
     if not adjoint.contributions:  # a loss term: only its weight in L
         return rows(lhs, [" + ".join(chain)], note=say("the weight of this term in the loss", lang)), []
     out = rows(lhs, [" + ".join(chain)], note=say("chain rule, over every path" if len(chain) > 1 else "chain rule", lang))
@@ -250,13 +248,18 @@ def _paths(d, names, adjoint, node_element_tex: str, lhs: str, lang: str,
         [_tex(c.named, names) for c in adjoint.contributions]
     wrapped = [rf"\left({t}\right)" if isinstance(c.named, sp.Add) else t
                for t, c in zip(named[-len(adjoint.contributions):], adjoint.contributions)] if adjoint.contributions else []
-    out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
+    named_lines = None
+    if len(adjoint.contributions) == 1 and weight is None:  # one term: broken into lines like any long formula
+        named_lines = broken(display(adjoint.contributions[0].named, {}), lambda e: sheet_latex(e, names))
+        out += rows("", named_lines)
+    else:
+        out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
     notes = []
     if len(chain) == 1 and adjoint.contributions:  # one path: its closed form may come from the upstream residual's closed form
         extra, notes = _one_hot_rows(d, names, adjoint.contributions[0], lang)
         out += extra
     lines = broken(display(adjoint.expr, {}), lambda e: sheet_latex(e, names))
-    if lines and not out[-1].split(" && ")[0].endswith(f"= {lines[0]}"):
+    if lines and lines != named_lines and not out[-1].split(" && ")[0].endswith(f"= {lines[0]}"):
         substituted = any(c.expr != c.named for c in adjoint.contributions) and len(chain) > 1
         out += rows("", lines, note=say("substituting the residuals found above", lang) if substituted else "")
     return out, notes
@@ -306,18 +309,20 @@ def _residual(d, names, node: str, checks: list, lang: str) -> dict:
             "vector": vector, "notes": notes}
 
 
-def _jacobian_term(d, names, contribution, indices) -> str:
+def _jacobian_term(d, names, contribution, indices) -> list[str]:
     """``Σ_{j,w} δ_{C,jw} (∂C_{jw}/∂θ_{uv} from Block One)``: the chain rule with the layer's Jacobian put in."""
     built = d.built.node_builds[contribution.node]
     jacobian, out_indices, wrt_indices = jacobian_expr(built, contribution.arg)
-    letters = tuple(make_index("j" if i.upper + 1 == BATCH else "w", i.upper + 1) for i in out_indices)
+    letters = tuple(_consumer_letters([i.upper + 1 for i in out_indices], [i.label for i in indices]))
     jacobian = display(jacobian, {**dict(zip(out_indices, letters)), **dict(zip(wrt_indices, indices))})
     residual = d.backprop.residuals[contribution.node].base
     upstream = residual[letters] if letters else residual
-    sums = r"\sum_{" + ",".join(map(str, letters)) + "} " if letters else ""
-    factor = sheet_latex(jacobian, names)
-    factor = rf"\left({factor}\right)" if isinstance(jacobian, sp.Add) else factor
-    return rf"{sums}{sheet_latex(upstream, names)} {factor}"
+    sums = r"\sum_{" + ",".join(sheet_latex(a) for a in letters) + "} " if letters else ""
+    head = rf"{sums}{sheet_latex(upstream, names)}"
+    lines = broken(jacobian, lambda e: sheet_latex(e, names), width=WIDTH - visible_length(head))
+    if len(lines) == 1:
+        return [rf"{head} \left({lines[0]}\right)" if isinstance(jacobian, sp.Add) else f"{head} {lines[0]}"]
+    return [f"{head} {lines[0]}", *lines[1:]]
 
 
 def _gradient(d, names, param: str, checks: list, lang: str) -> dict:
@@ -329,7 +334,7 @@ def _gradient(d, names, param: str, checks: list, lang: str) -> dict:
     paths, _ = _paths(d, names, adjoint, element_tex, lhs, lang)
     if len(adjoint.contributions) == 1:  # the consumer's Jacobian (Block One) put into the chain rule
         layer = _layer_words(d, adjoint.contributions[0].node, lang)
-        paths[1:1] = rows("", [_jacobian_term(d, names, adjoint.contributions[0], adjoint.indices)],
+        paths[1:1] = rows("", _jacobian_term(d, names, adjoint.contributions[0], adjoint.indices),
                           note=say("{layer}, Block One", lang, layer=layer))
     shape = d.backprop.checked.shapes.get(param, ())
     matrix = _vector_rows(rf"\frac{{\partial L}}{{\partial {param_tex}}}", adjoint.expr, adjoint.indices, names,

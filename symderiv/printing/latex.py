@@ -21,12 +21,14 @@ from contextvars import ContextVar
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from symderiv.simplification.sums import bounds_of
 
 # The words of a cases environment (``\text{if }``, ``\text{otherwise}``): English, unless the answer sheet sets
 # them for its language while it prints (``emitting.sheet.sheet_data``, ``with``-scoped, reset after).
 CASE_WORDS: ContextVar[tuple[str, str]] = ContextVar("CASE_WORDS", default=("if ", "otherwise"))
+CASE_WIDTH = 45  # visible symbols of a case's value and condition above which the condition gets its own row
 
 
 class IndexLatexPrinter(LatexPrinter):
@@ -51,7 +53,8 @@ class IndexLatexPrinter(LatexPrinter):
         base = self._base_latex(str(element.base.label))
         indices = "".join(self._print(i) if isinstance(i, sp.Idx) else "{" + self._print_index(i) + "}"
                           for i in element.indices)
-        if len(element.indices) > 1 and any(not isinstance(i, sp.Idx) for i in element.indices):
+        if len(element.indices) > 1 and any(not isinstance(i, sp.Idx) or len(str(i.label)) > 1
+                                            for i in element.indices):
             indices = ",".join(self._print_index(i) for i in element.indices)
         return attach_subscript(base, indices)
 
@@ -183,7 +186,7 @@ class SheetLatexPrinter(IndexLatexPrinter):
 
     def _print_Indexed(self, element, *args):
         base = self._base_latex(str(element.base.label))
-        separate = any(not isinstance(i, sp.Idx) for i in element.indices)
+        separate = any(not isinstance(i, sp.Idx) or len(str(i.label)) > 1 for i in element.indices)  # w_{1}: commas
         indices = ("," if separate else "").join(
             self._print(i) if isinstance(i, sp.Idx) else self._print_index(i) for i in element.indices)
         return attach_subscript(base, indices, separate=True)
@@ -241,11 +244,37 @@ class SheetLatexPrinter(IndexLatexPrinter):
 
     def _print_Piecewise(self, expr):
         pieces = []
+        if_word, otherwise = CASE_WORDS.get()
         for value, condition in expr.args:
-            if_word, otherwise = CASE_WORDS.get()
-            when = rf"\text{{{otherwise}}}" if condition == sp.true else rf"\text{{{if_word}}} {self._print(condition)}"
-            pieces.append(rf"{self._print(value)} & {when}")
+            value_tex = self._print(value)
+            if visible_length(value_tex) > CASE_WIDTH and isinstance(value, sp.Mul):  # its factors over rows
+                lines = [""]
+                for factor in value.as_ordered_factors():
+                    text = self.parenthesize(factor, PRECEDENCE["Mul"])
+                    if lines[-1] and visible_length(lines[-1] + text) > CASE_WIDTH:
+                        lines.append("")
+                    lines[-1] = f"{lines[-1]} {text}".strip()
+                value_tex = r" & \\ \quad ".join(lines)
+            if condition == sp.true:
+                pieces.append(rf"{value_tex} & \text{{{otherwise}}}")
+                continue
+            when = rf"\text{{{if_word}}} {self._print(condition)}"
+            if visible_length(value_tex) + visible_length(when) > CASE_WIDTH:  # the condition on a row of its own
+                pieces.append(rf"{value_tex} & \\ \qquad {when} &")
+            else:
+                pieces.append(rf"{value_tex} & {when}")
         return r"\begin{cases} " + r" \\ ".join(pieces) + r" \end{cases}"
+
+
+def visible_length(tex: str) -> int:
+    """A rough width of LaTeX math: symbols, not commands, braces or sub/superscript marks.
+
+    >>> visible_length(r"\\frac{\\gamma_{u}}{m} + x_{iu}")
+    7
+    """
+    tex = re.sub(r"\\(frac|left|right|begin|end|text|mathbf|top|odot)\b", "", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}^_\s\\()]", "", tex)) + tex.count("(") // 2
 
 
 def _reads_forward(expr) -> tuple:
