@@ -20,6 +20,7 @@ class Sym(Node):
     hat: bool = False
     sub: tuple = ()      # subscript parts (strings): '2b', 'ij', 'z_2b'
     sup: str | None = None  # a block tag written as a superscript (theta^{n}_{2b})
+    sample: str | None = None  # a sample superscript's letter (y^{(i)}: the i-th sample)
 
 
 @dataclass
