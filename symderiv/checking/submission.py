@@ -40,7 +40,7 @@ ASSIGNMENT = {"1.1": "batchnorm", "1.2": "dropout", "1.3": "softmax"}
 _KEYWORDS = [(re.compile(r"batch[\s-]*norm|\bBN\b|批归一化|批标准化|批量归一化", re.IGNORECASE), "batchnorm"),
              (re.compile(r"dropout|丢弃", re.IGNORECASE), "dropout"), (re.compile(r"soft-?max", re.IGNORECASE), "softmax"),
              (re.compile(r"\brelu\b", re.IGNORECASE), "relu")]
-_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+)\.?\s*(?:\(\s*([ivx]+)\s*\))?")
+_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
