@@ -89,9 +89,7 @@ def resolve(sym: lp.Sym, idx: dict, inst: Instance):
 
 
 def _describe(sym: lp.Sym) -> str:
-    name = ("\\hat{" + sym.name + "}") if sym.hat else sym.name
-    sup = f"^{{{sym.sup}}}" if sym.sup else ""
-    return clip(name + sup + (f"_{{{','.join(sym.sub)}}}" if sym.sub else ""), 60)
+    return clip(lp.describe(sym), 60)
 
 
 def _known(inst: Instance) -> str:

@@ -54,17 +54,17 @@ from symderiv.checking.latex_ast import (  # noqa: F401  # noqa: F401
     SumNode,
     Sym,
     Transpose,
+    describe,
     sum_variables,
     walk,
 )
+from symderiv.checking.latex_ast import GREEK_NAMES as GREEK
 from symderiv.checking.latex_constructs import _AND, _OR, _RELATIONS, Constructs
 
 # ---- tokens ------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\S")
 _SPACING = {r"\,", r"\;", r"\!", r"\:", r"\ ", r"\quad", r"\qquad", r"\left", r"\right", r"\big", r"\Big",
             r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\displaystyle", r"\limits"}
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigma", "theta", "eta",
-         "lambda", "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
 _MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
 _TRANSPOSE = {"T", r"\top", r"\intercal"}
 _FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}

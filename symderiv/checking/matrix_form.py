@@ -34,6 +34,7 @@ import dataclasses
 import numpy as np
 
 from symderiv.checking import latex_parser as lp
+from symderiv.checking.answers import clip
 
 
 class ShapeMismatch(ValueError):
@@ -165,12 +166,14 @@ def _array(sym: lp.Sym, inst, error, samples: dict):
         return np.asarray(inst.table[key], dtype=float)
     if not sym.sub and not sym.hat and sym.sup is None and sym.name in inst.scalars:
         return float(inst.scalars[sym.name])
+    if sym.name == "delta" and sym.sub and not sym.hat:
+        raise error(f"unknown residual {_describe(sym)}: no node of the network, and no equation or sentence of "
+                    f"the file names it", sym.pos)
     raise error(f"unknown array {_describe(sym)} in a matrix-form answer", sym.pos)
 
 
 def _describe(sym: lp.Sym) -> str:
-    name = ("\\hat{" + sym.name + "}") if sym.hat else sym.name
-    return name + (f"^{{{sym.sup}}}" if sym.sup else "") + (f"_{{{','.join(sym.sub)}}}" if sym.sub else "")
+    return clip(lp.describe(sym), 60)
 
 
 def _elementwise(ufunc, a, b, verb: str, pos: int, cols: bool = False):
