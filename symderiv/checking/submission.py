@@ -16,8 +16,13 @@ side is a derivative into an :class:`~.answers.Answer`:
 
 A chain ``A = B = C`` is graded on its last right-hand side; a line starting with
 ``=`` continues the previous equation. Equations that are not derivatives (the
-forward pass, definitions) are not graded; a derivative whose quantity cannot be
-told is an unreadable answer naming its line. :func:`normalize` rewrites the
+forward pass, definitions) are not graded: they teach the reader the student's own
+names (:mod:`.student_names`: ``z_{FC_{2b}}`` is then ``z_{2b}``, in a left-hand side
+and in formulas). The prose between the blocks (and words that end an equation) names
+residuals, renames a layer's output and input, and may declare the column convention
+(:mod:`.prose`); the file is read in per-sample columns when it declares them or when
+most of its forward equations fit columns only (:class:`_Reader`). A derivative whose
+quantity cannot be told is an unreadable answer naming its line. :func:`normalize` rewrites the
 notation variants students use into the checker's grammar (``\\hat{x_{i}}``,
 ``\\Sigma^{m}_{i=1}``, ``\\bigodot``, ``\\delta_{i,j}``, bare ``log``/``sgn``,
 ``\\sigma_B``, ``||v||^2_2``).
@@ -141,9 +146,9 @@ def _quantity(lhs: str, layer: str | None, names, letters: dict) -> str | None:
     num, den = (_name(p) for p in parts)
     if num is None or den is None:
         return ""
-    if num[0] == "L" and not num[1]:
-        return _network_quantity(den, names.network) or (f"delta_{names.node_quantity(parts[1])}"
-                                                         if names.node_quantity(parts[1]) else "")
+    if num[0] == "L" and not num[1]:  # the student's names first: they may give a grader's name another node
+        node = names.node_quantity(parts[1])
+        return f"delta_{node}" if node else _network_quantity(den, names.network)
     if layer is None:
         return ""
     o, w = (f"_{_letters(n)}" if _letters(n) else "" for n in (num, den))
