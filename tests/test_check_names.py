@@ -177,3 +177,12 @@ def test_reading_and_grading_names_never_raises(text):
         assert answer.line >= 1 and re.fullmatch(r"[^\n]*", answer.quantity)
         assert grade(answer).status in ("correct", "wrong", "unreadable")
     assert time.perf_counter() - start < 20
+
+
+def test_a_grader_name_the_student_gives_to_another_node_means_the_student_s():
+    text = ("$$r_{1b} = ReLU(z_{1b}) \\\\ a_{1b} = BN_{\\gamma,\\beta}(r_{1b})$$\n"  # their a_{1b} is the BN output
+            "$$\\frac{\\partial L}{\\partial a_{1b}} = \\delta_{z_{2b}}\\theta^{n}_{2b} \\\\"
+            "\\frac{\\partial L}{\\partial \\beta} = \\sum_{i=1}^{m} \\delta_{a_{1b}}$$")
+    answers = read_submission(text)
+    assert [a.quantity for a in answers] == ["delta_n_1b", "dL/dbeta"]
+    assert [grade(a).status for a in answers] == ["correct", "correct"]
