@@ -43,6 +43,10 @@ EXPECTED = [  # (line, quantity, status): every derivative of tests/answers/subm
     (69, "delta_z_1b", "wrong"),                   # the batch norm skipped
     (70, "dL/dtheta_1b", "unreadable"),            # \delta^{(FC_{1b})} was never named
     (71, "", "unreadable"),                        # W_3 is not the network's
+    (73, "dL/db_2a", "correct"),                   # index form (sample first) with the alias \delta^{(FC_{2a})}_{ij}
+    (74, "dL/db_2a", "wrong"),                     # a 1/m too many
+    (78, "relu: da_j/dz_i", "correct"),            # 对于ReLU层: the layer named in Chinese prose
+    (79, "relu: da_j/dz_i", "wrong"),              # sgn where the step belongs
 ]
 
 

@@ -42,9 +42,12 @@ from symderiv.checking.student_names import Names, rename
 
 # The homework's question labels (its Block One); Block Two's answers name their quantity by themselves.
 ASSIGNMENT = {"1.1": "batchnorm", "1.2": "dropout", "1.3": "softmax"}
-_KEYWORDS = [(re.compile(r"batch[\s-]*norm|\bBN\b|批归一化|批标准化|批量归一化", re.IGNORECASE), "batchnorm"),
+# ASCII edges: in Chinese prose a layer's name touches the characters around it (对于BN层); a_{BN_{1b}} is not prose
+_EDGE, _END = r"(?<![A-Za-z0-9_{\\])", r"(?![A-Za-z0-9_])"
+_KEYWORDS = [(re.compile(r"batch[\s-]*norm|" + _EDGE + "BN" + _END + "|批归一化|批标准化|批量归一化", re.IGNORECASE),
+              "batchnorm"),
              (re.compile(r"dropout|丢弃", re.IGNORECASE), "dropout"), (re.compile(r"soft-?max", re.IGNORECASE), "softmax"),
-             (re.compile(r"\brelu\b", re.IGNORECASE), "relu")]
+             (re.compile(_EDGE + "relu" + _END, re.IGNORECASE), "relu")]
 _LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
