@@ -62,6 +62,8 @@ def test_every_verdict_of_a_column_convention_submission():
     assert by_line[66].counterexample["shapes"] == {"yours": (3, 2), "right": (3,)}
     assert by_line[70].message.startswith(r"at position 0: unknown residual \delta_{FC_{1b}}: no node")
     assert by_line[43].counterexample["values"]["x"].shape == (5, 2)  # shown as the student has it: n_x x m
+    assert by_line[69].counterexample["where"] == "row 1, column 1 of yours (a column per sample)"
+    assert by_line[69].counterexample["entry"] == {"i": 1, "j": 1}
 
 
 def test_the_column_submission_as_json_and_in_time(capsys):

@@ -176,7 +176,9 @@ def _grade_matrix_form(answer: Answer, tree, quantity) -> Result:
             position = tuple(idx[letter] - 1 for letter in quantity.letters)
             value = float(got[position[::-1] if flipped else position])
             if not _same(value, expected):
-                example = {"sizes": inst.sizes, "where": inst.where, "entry": idx, "values": inst.values,
+                where = ", ".join(filter(None, (inst.where, "row {}, column {} of yours (a column per sample)".format(
+                    *(idx[letter] for letter in quantity.letters[::-1])) if flipped else "")))
+                example = {"sizes": inst.sizes, "where": where, "entry": idx, "values": inst.values,
                            "student": value, "expected": float(expected)}
                 return Result(answer, "wrong", f"differs from the derivation ({form})", quantity.closed_form(),
                               example, checked)
