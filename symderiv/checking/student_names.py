@@ -211,7 +211,8 @@ class Names:
             inst = as_columns(self._instance) if columns else self._instance
             try:
                 value = np.asarray(evaluate_matrix(tree, inst, FormulaError), dtype=float)
-            except (FormulaError, ShapeMismatch, ValueError, TypeError, OverflowError, RecursionError, KeyError):
+            except (FormulaError, ShapeMismatch, ValueError, TypeError, OverflowError, RecursionError, KeyError,
+                    IndexError):
                 continue
             for name in nodes:
                 known = inst.table.get(_table_key(name))

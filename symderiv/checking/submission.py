@@ -282,7 +282,10 @@ class _Reader:
     def equation(self, chain: list[str], line: int) -> Answer | None:
         heading = _quantity(chain[0], self.layer, self.names, self.letters)
         if heading is None:
-            self.names.forward(chain[:-1], chain[-1])
+            try:
+                self.names.forward(chain[:-1], chain[-1])
+            except Exception:  # noqa: BLE001 - a forward equation is not graded: the network failing here aborts nothing
+                pass
             return None
         answer = Answer(heading, chain[-1], line, self.file)
         if not heading:
