@@ -163,10 +163,14 @@ def test_a_residual_named_in_a_chain_or_in_words_inside_the_block():
             "\\frac{\\partial L}{\\partial b_{2b}} = \\sum_{i=1}^{m} \\delta^{(out)} \\\\"
             "\\frac{\\partial L}{\\partial n_{1b}} = (\\theta^{n}_{2b})^{T}\\delta^{(out)} ，记为\\delta^{(BN)}$$\n"
             "$$\\frac{\\partial L}{\\partial \\beta} = \\sum_{i=1}^{m}\\delta^{(BN)} \\\\ "
-            "\\frac{\\partial L}{\\partial b_{2b}} = \\sum_{i=1}^{m}\\delta^{(BN)}$$")
+            "\\frac{\\partial L}{\\partial b_{2b}} = \\sum_{i=1}^{m}\\delta^{(BN)}$$\n"
+            "$$\\delta^{(A)} = \\frac{\\partial L}{\\partial \\hat{y}_a} = \\frac{1}{m}(\\hat{y}_a - y_a) + "
+            "(\\theta^{a}_{2b})^{T}\\delta^{(out)} \\\\ \\frac{\\partial L}{\\partial b_{2a}} = \\sum_{i=1}^{m}\\delta^{(A)}$$")
     answers = read_submission(text)
-    assert [a.quantity for a in answers] == ["delta_z_2b", "dL/db_2b", "delta_n_1b", "dL/dbeta", "dL/db_2b"]
-    assert [grade(a).status for a in answers] == ["correct", "correct", "correct", "correct", "wrong"]
+    assert [a.quantity for a in answers] == ["delta_z_2b", "dL/db_2b", "delta_n_1b", "dL/dbeta", "dL/db_2b",
+                                             "delta_yhat_a", "dL/db_2a"]
+    assert [grade(a).status for a in answers] == ["correct", "correct", "correct", "correct", "wrong", "correct",
+                                                  "correct"]
 
 
 PIECES = ["$$", "\\\\", "=", "z_{FC_{1a}}", "a_{FC_{1A}}", "\\theta_{1a}x + b_{1a}", "ReLU(", "BN_{\\gamma,\\beta}(",

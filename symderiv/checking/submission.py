@@ -281,6 +281,9 @@ class _Reader:
 
     def equation(self, chain: list[str], line: int) -> Answer | None:
         heading = _quantity(chain[0], self.layer, self.names, self.letters)
+        if heading == "" and len(chain) > 2:  # \delta^{(FC_{2b})} = \frac{\partial L}{\partial z_{FC_{2b}}} = ...
+            heading = next((h for h in (_quantity(m, self.layer, self.names, self.letters) for m in chain[1:-1])
+                            if h), "")
         if heading is None:
             try:
                 self.names.forward(chain[:-1], chain[-1])
@@ -294,7 +297,7 @@ class _Reader:
                               f"\\frac{{\\partial y_i}}{{\\partial x_j}} under its question label")
         elif heading.startswith(("delta_", "dL/d")):
             answer.names, answer.shown = self.names.map, self.names.shown  # shared: names learned later hold too
-            for member in chain[1:-1] if heading.startswith("delta_") else ():  # A = \delta^{(FC_{2b})} = ...
+            for member in chain[:-1] if heading.startswith("delta_") else ():  # A = \delta^{(FC_{2b})} = ...
                 try:
                     sym = lp.parse(member)
                 except (lp.ParseError, RecursionError):
