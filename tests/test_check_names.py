@@ -110,8 +110,9 @@ def test_prose_patterns():
     assert [(r, n, t) for r, n, t in renamings("denote the input by $t$; write s for the output")] == [
         ("input", None, "t"), ("output", None, "s")]
     assert renamings("the output and the input of the layer") == []
-    assert [s.sub for s in residual_names(r"，得到残差$\delta^{(FC_{2b})}$。")] == [("FC_2b",)]
-    assert [s.sub for s in residual_names(r"denote it $\delta^{(h2)}_{j}$")] == [("h2", "j")]
+    assert [(s.sub, t) for s, t in residual_names(r"，得到残差$\delta^{(FC_{2b})}$。")] == [
+        (("FC_2b",), r"\delta^{(FC_{2b})}")]
+    assert [s.sub for s, _ in residual_names(r"denote it $\delta^{(h2)}_{j}$")] == [("h2", "j")]
     assert residual_names(r"denote it $\delta^{(i)}$") == []                  # (i): a sample, not a name
     assert residual_names(r"and then $\delta^{(FC_{2b})}$ again") == []      # no naming word
     assert (declared_convention("每一列是一个样本"), declared_convention("rows are samples"),

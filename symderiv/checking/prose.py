@@ -50,8 +50,9 @@ def declared_convention(text: str) -> bool | None:
     return True if columns else False if rows else None
 
 
-def residual_names(line: str) -> list[lp.Sym]:
-    """The residual names a line of prose gives (``\\delta^{(FC_{2b})}``), when it has a naming word."""
+def residual_names(line: str) -> list[tuple[lp.Sym, str]]:
+    """(symbol, LaTeX as written) of the residual names a line of prose gives (``\\delta^{(FC_{2b})}``), when it
+    has a naming word."""
     if not _NAMING.search(line):
         return []
     found = []
@@ -61,7 +62,7 @@ def residual_names(line: str) -> list[lp.Sym]:
         except (lp.ParseError, RecursionError):
             continue
         if isinstance(node, lp.Sym) and node.sub:
-            found.append(node)
+            found.append((node, match.group()))
     return found
 
 

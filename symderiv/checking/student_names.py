@@ -154,14 +154,16 @@ class Names:
             self.map[key_of(sym)] = node_key(node)
         return node if node in nodes else None
 
-    def alias(self, sym: lp.Sym, residual: str) -> None:
-        """``sym`` (``\\delta^{(FC_{2b})}``) names the residual of node ``residual`` from now on."""
+    def alias(self, sym: lp.Sym, residual: str, written: str) -> None:
+        """``sym`` (``\\delta^{(FC_{2b})}``, LaTeX ``written``) names the residual of node ``residual`` from now on."""
         if sym.name != "delta" or not sym.sub:
             return
         base, hat, parts = node_key(residual)
         canonical = base + ("hat" if hat else "") + "_" + parts[0] if parts else base
+        if _residual_part(sym.sub[0], self.map) == canonical:
+            return  # the grader's name of it, or one already learned
         self.map[("delta", False, (sym.sub[0].lower(),))] = ("delta", False, (canonical,))
-        self.shown[_latex_of(canonical)] = _written(sym)
+        self.shown[_latex_of(canonical)] = " ".join(written.split())
 
     def renaming(self, items: list, layer: str | None) -> tuple[str | None, dict]:
         """(the layer, letter -> the layer's own name) of a local renaming (:func:`.prose.renamings`): the layer
@@ -251,14 +253,6 @@ def _latex_of(canonical: str) -> str:
     base, tag = canonical.split("_", 1)
     base = "\\hat{" + base[:-3] + "}" if base.endswith("hat") and base != "hat" else base
     return f"\\delta_{{{base}_{{{tag}}}}}"
-
-
-def _written(sym: lp.Sym) -> str:
-    part = sym.sub[0]
-    if "_" in part:
-        head, tail = part.split("_", 1)
-        part = f"{head}_{{{tail}}}"
-    return f"\\delta^{{({part})}}"
 
 
 _INSTANCES: dict = {}

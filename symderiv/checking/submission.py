@@ -258,8 +258,8 @@ class _Reader:
         if self.declared is None:
             self.declared = prose.declared_convention(line)
         residual = next((a for a in reversed(self.answers) if a.quantity.startswith("delta_")), None)
-        for sym in prose.residual_names(line) if residual is not None else ():
-            self.names.alias(sym, residual.quantity.removeprefix("delta_"))
+        for sym, written in prose.residual_names(line) if residual is not None else ():
+            self.names.alias(sym, residual.quantity.removeprefix("delta_"), written)
         items = prose.renamings(line)
         if items:
             op, letters = self.names.renaming(items, self.layer)
@@ -303,7 +303,7 @@ class _Reader:
                 except (lp.ParseError, RecursionError):
                     continue
                 if isinstance(sym, lp.Sym):
-                    self.names.alias(sym, heading.removeprefix("delta_"))
+                    self.names.alias(sym, heading.removeprefix("delta_"), member)
         else:
             answer.names = {(letter, False, ()): (name, False, ()) for letter, name in self.letters.items()
                             if letter != name}
