@@ -197,3 +197,13 @@ def test_a_grader_name_the_student_gives_to_another_node_means_the_student_s():
     answers = read_submission(text)
     assert [a.quantity for a in answers] == ["delta_n_1b", "dL/dbeta"]
     assert [grade(a).status for a in answers] == ["correct", "correct"]
+
+
+def test_long_lines_are_read_in_bounded_time():
+    read_submission("$$\\frac{\\partial L}{\\partial z_{2b}} = 1$$")  # the network, derived once
+    for text in ["#" + " " * 20_000 + "x\n", "记输出" + " " * 20_000 + "为 y\n", "call the output " + "a_{1} " * 5_000,
+                 "残差 " + "\\delta^{" * 5_000 + "\n", "$$ z_{1} = ReLU(" + "x " * 20_000 + ") $$\n",
+                 "$$ \\frac{\\partial L}{\\partial z_{2b}} = " + "(" * 20_000 + "得到 $$\n"]:
+        start = time.perf_counter()
+        read_submission(text, "long.md")
+        assert time.perf_counter() - start < 2, text[:40]

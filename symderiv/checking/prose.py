@@ -1,7 +1,8 @@
 """What the prose of a submission says about names and conventions: a small fixed set of patterns.
 
-Read with regular expressions on the text between the math blocks (Chinese and English);
-the LaTeX they name is read by the checker's own parser, never evaluated.
+Read with regular expressions on the text between the math blocks (Chinese and English), the
+first :data:`MAX_LINE` characters of each line; the LaTeX they name is read by the checker's own
+parser, never evaluated.
 
 * **the convention declared** (:func:`declared_convention`): per-sample columns for ``列向量``,
   ``每一列是一个样本``, ``样本按列``, "column vectors", "per-sample columns", "each column is a
@@ -27,23 +28,29 @@ _ROWS = re.compile(r"每一?行(?:是|为|代表|对应)?一个样本|样本按�
                    r"each row is (?:a|one) sample|samples? (?:are|as|in) rows", re.IGNORECASE)
 _NAMING = re.compile(r"残差|误差|记为|记作|称为|称作|residual|error signal|denote|call|\bname", re.IGNORECASE)
 _BRACED = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}"
-_DELTA = re.compile(r"\\delta\s*(?:\^\s*" + _BRACED + r"|_\s*" + _BRACED + r")(?:\s*_\s*" + _BRACED + r")?")
-_NAME = r"(?:\\hat\s*\{?\s*[A-Za-z]\s*\}?|\\[A-Za-z]+|[A-Za-z])\s*_\s*(?:" + _BRACED + r"|[A-Za-z0-9])"
-_MATH = r"\$?\s*"
+# the patterns read a line flattened (:func:`_flat`): no '$', single spaces, so no two optional spaces meet
+_DELTA = re.compile(r"\\delta ?(?:\^ ?" + _BRACED + r"|_ ?" + _BRACED + r")(?: ?_ ?" + _BRACED + r")?")
+_NAME = r"(?:\\hat ?\{? ?[A-Za-z] ?\}?|\\[A-Za-z]+|[A-Za-z]) ?_ ?(?:" + _BRACED + r"|[A-Za-z0-9])"
 _VERB = re.compile(r"\b(?:call|denote|name|write)\b", re.IGNORECASE)
 _ROLE_ZH = {"输出": "output", "输入": "input"}
 _RENAMINGS = [
-    re.compile(r"记\s*(?P<role>输出|输入)\s*" + _MATH + r"(?P<name>" + _NAME + r")?\s*\$?\s*为\s*" + _MATH
-               + r"(?P<letter>[A-Za-z])(?![A-Za-z_])"),
-    re.compile(r"(?:call|denote|name|\band|,)\s+(?:the\s+)?(?P<role>output|input)\s*(?:" + _MATH + r"(?P<name>" + _NAME
-               + r")\s*\$?\s*)?(?:by\s+|as\s+)?" + _MATH + r"(?P<letter>[A-Za-z])(?![A-Za-z_])", re.IGNORECASE),
-    re.compile(r"write\s+" + _MATH + r"(?P<letter>[A-Za-z])\s*\$?\s+for\s+(?:the\s+)?(?P<role>output|input)\s*(?:"
-               + _MATH + r"(?P<name>" + _NAME + r"))?", re.IGNORECASE),
+    re.compile(r"记 ?(?P<role>输出|输入) ?(?:(?P<name>" + _NAME + r") ?)?为 ?(?P<letter>[A-Za-z])(?![A-Za-z_])"),
+    re.compile(r"(?:call|denote|name|\band|,) (?:the )?(?P<role>output|input) (?:(?P<name>" + _NAME
+               + r") )?(?:by |as )?(?P<letter>[A-Za-z])(?![A-Za-z_])", re.IGNORECASE),
+    re.compile(r"write (?P<letter>[A-Za-z]) for (?:the )?(?P<role>output|input)(?: (?P<name>" + _NAME + r"))?",
+               re.IGNORECASE),
 ]
+MAX_LINE = 2_000  # characters of a prose line that the patterns read
+
+
+def _flat(line: str) -> str:
+    """The first :data:`MAX_LINE` characters of a line, without inline-math ``$`` and with single spaces."""
+    return " ".join(line[:MAX_LINE].replace("$", " ").split())
 
 
 def declared_convention(text: str) -> bool | None:
     """True when the text declares per-sample columns, False for batch-major, None when it says neither."""
+    text = _flat(text)
     columns, rows = _COLUMNS.search(text), _ROWS.search(text)
     if columns and rows:
         return columns.start() < rows.start()
@@ -53,6 +60,7 @@ def declared_convention(text: str) -> bool | None:
 def residual_names(line: str) -> list[tuple[lp.Sym, str]]:
     """(symbol, LaTeX as written) of the residual names a line of prose gives (``\\delta^{(FC_{2b})}``), when it
     has a naming word."""
+    line = _flat(line)
     if not _NAMING.search(line):
         return []
     found = []
@@ -68,7 +76,7 @@ def residual_names(line: str) -> list[tuple[lp.Sym, str]]:
 
 def renamings(line: str) -> list[tuple[str, lp.Sym | None, str]]:
     """(role 'output' or 'input', the name renamed or None, the letter) for each renaming in a line."""
-    found = []
+    found, line = [], _flat(line)
     english = _VERB.search(line) is not None
     for pattern in _RENAMINGS if english else _RENAMINGS[:1]:
         for match in pattern.finditer(line):

@@ -27,6 +27,7 @@ import re
 import numpy as np
 
 from symderiv.checking import latex_parser as lp
+from symderiv.checking.answers import MAX_FORMULA
 from symderiv.checking.index_form import FormulaError, Instance
 from symderiv.checking.matrix_form import ShapeMismatch, as_columns, evaluate_matrix, uses_matrix_form
 
@@ -134,7 +135,10 @@ class Names:
 
     # -- learning
     def forward(self, members: list[str], rhs: str) -> str | None:
-        """Learn the names of a forward equation ``members[0] = ... = rhs``; the node matched, or None."""
+        """Learn the names of a forward equation ``members[0] = ... = rhs``; the node matched, or None (also for
+        an equation longer than an answer may be)."""
+        if len(rhs) + sum(map(len, members)) > MAX_FORMULA:
+            return None
         syms = []
         for member in members:
             try:

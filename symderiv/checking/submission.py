@@ -52,6 +52,7 @@ _LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+_CJK_TEXT = re.compile(r"\\text\s*\{[^{}]*[\u4e00-\u9fff]")
 
 
 def normalize(latex: str) -> str:
@@ -245,7 +246,7 @@ class _Reader:
         self.answers: list[Answer] = []
 
     def prose(self, line: str, at_start: bool) -> None:
-        label = _LABEL.match(line) if at_start else None
+        label = _LABEL.match(" ".join(line[:200].split())) if at_start else None  # a label opens its line
         layer = None
         if label:
             number = label.group(1)
@@ -327,7 +328,7 @@ def _split_prose(piece: str) -> tuple[str, str]:
         elif piece.startswith(r"\end", i):
             env -= 1
         ch = piece[i]
-        if depth == 0 and env <= 0 and (_CJK.match(ch) or re.match(r"\\text\s*\{[^{}]*[\u4e00-\u9fff]", piece[i:])):
+        if depth == 0 and env <= 0 and (_CJK.match(ch) or ch == "\\" and _CJK_TEXT.match(piece, i)):
             return piece[:i].rstrip().rstrip(",.;"), piece[i:]
         if ch == "\\":
             i += 2
