@@ -93,3 +93,9 @@ def test_folder_reports_are_md_or_csv_and_an_empty_folder_is_an_error(tmp_path, 
     (tmp_path / "empty").mkdir()
     assert main(["check", str(tmp_path / "empty")]) == 2
     assert "no files to grade" in capsys.readouterr().err
+
+
+def test_the_class_summary_keeps_the_residuals_of_two_nodes_apart():
+    from symderiv.checking.class_report import canonical
+    assert canonical("delta_yhat_a") != canonical("delta_yhat_b")
+    assert canonical("dL/db_2a") == "dL/db_2a" and canonical("relu: da_j/dz_i") == canonical("relu: da/dz")

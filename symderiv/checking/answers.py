@@ -25,7 +25,7 @@ accepted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_FILE_BYTES = 1_000_000   # an answer file or a submission larger than this is refused
@@ -39,6 +39,9 @@ class Answer:
     line: int       # 1-based line of the heading
     file: str = ""  # where it was read (for messages)
     problem: str = ""  # why it cannot be graded at all (read as unreadable), if anything
+    names: dict = field(default_factory=dict)  # the student's names: (base, hat, parts) -> (base, hat, parts)
+    columns: bool = False  # a network answer in the per-sample column convention (δ is n × m)
+    shown: dict = field(default_factory=dict)  # the grader's LaTeX of a residual -> the student's name of it
 
 
 class AnswerFileError(ValueError):

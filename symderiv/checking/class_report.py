@@ -8,8 +8,8 @@ mistake (the same formula, up to spacing, among the answers that are not
 correct) with an example; :func:`markdown` and :func:`csv_text` write it.
 :func:`as_json` gives the per-answer objects of ``check --json``.
 
->>> canonical("batchnorm: dy_i/dx_j"), canonical("softmax:  dg_j / dz_i"), canonical("delta_z_2b")
-('batchnorm: dy/dx', 'softmax: dg/dz', 'delta_z_2b')
+>>> canonical("batchnorm: dy_i/dx_j"), canonical("softmax:  dg_j / dz_i"), canonical("delta_yhat_a")
+('batchnorm: dy/dx', 'softmax: dg/dz', 'delta_yhat_a')
 """
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def check_folder(folder, network=None, assignment=None) -> list[FileResult]:
 def canonical(heading: str) -> str:
     """The question a heading answers, whatever index letters it uses."""
     text = re.sub(r"\s+", "", heading.replace("\\partial", "d"))
-    text = re.sub(r"_[a-z](?=/|$)", "", text)
-    return text.replace(":", ": ", 1) if ":" in text else text
+    if ":" not in text:
+        return text  # a network quantity has no index letters: delta_yhat_a is not delta_yhat_b
+    return re.sub(r"_[a-z](?=/|$)", "", text).replace(":", ": ", 1)
 
 
 def summary(files: list[FileResult]) -> list[dict]:

@@ -27,8 +27,9 @@ from symderiv.checking import latex_parser as lp
 from symderiv.checking.answers import MAX_FORMULA, Answer, clip
 from symderiv.checking.budget import MAX_WORK, heaviest_sum, work
 from symderiv.checking.index_form import FormulaError, Instance, dangling_letters, evaluate
-from symderiv.checking.matrix_form import ShapeMismatch, evaluate_matrix, uses_matrix_form
+from symderiv.checking.matrix_form import ShapeMismatch, as_columns, evaluate_matrix, uses_matrix_form
 from symderiv.checking.quantities import LayerQuantity, NetworkQuantity, resolve_quantity
+from symderiv.checking.student_names import rename
 from symderiv.checking.symbolic import confirm
 
 
@@ -78,7 +79,7 @@ def grade(answer: Answer, network=None) -> Result:
         return Result(answer, "unreadable", f"at position {MAX_FORMULA}: the formula is too long "
                       f"({len(answer.latex):,} characters; at most {MAX_FORMULA:,})", quantity.closed_form())
     try:
-        tree = lp.parse(answer.latex)
+        tree = rename(lp.parse(answer.latex), answer.names)
     except lp.ParseError as exc:
         return Result(answer, "unreadable", str(exc), quantity.closed_form())
     except RecursionError:
@@ -87,7 +88,7 @@ def grade(answer: Answer, network=None) -> Result:
         result = _grade_tree(answer, tree, quantity)
     except RecursionError:
         return Result(answer, "unreadable", "at position 0: the formula is nested too deeply", quantity.closed_form())
-    residuals = _residuals_used(tree) if isinstance(quantity, NetworkQuantity) else []
+    residuals = [answer.shown.get(r, r) for r in _residuals_used(tree)] if isinstance(quantity, NetworkQuantity) else []
     if residuals and result.status != "unreadable":
         result.message += (f" (follow-through: {', '.join(residuals)} taken as derived, so a mistake made there is "
                            f"not counted again here)")
@@ -146,35 +147,43 @@ def _grade_tree(answer: Answer, tree, quantity) -> Result:
 
 
 def _grade_matrix_form(answer: Answer, tree, quantity) -> Result:
-    """Grade a network answer written with whole arrays (see :mod:`.matrix_form`)."""
+    """Grade a network answer written with whole arrays (see :mod:`.matrix_form`), batch-major or, for a
+    submission in per-sample columns, against the engine's batch arrays transposed."""
     checked = 0
+    form = "matrix form, per-sample columns" if answer.columns else "matrix form"
     for inst in quantity.instances():
+        inst = as_columns(inst) if answer.columns else inst
         try:
             got = np.asarray(evaluate_matrix(tree, inst, FormulaError), dtype=float)
         except FormulaError as exc:
             return Result(answer, "unreadable", str(exc), quantity.closed_form())
         except ShapeMismatch as exc:
             example = {"sizes": inst.sizes, "where": "", "values": inst.values}
-            return Result(answer, "wrong", f"the shapes do not fit, {exc}", quantity.closed_form(), example)
+            return Result(answer, "wrong", f"the shapes do not fit ({form}), {exc}", quantity.closed_form(), example)
         except (RecursionError, OverflowError, ValueError, TypeError) as exc:
             return Result(answer, "unreadable", f"at position 0: cannot evaluate ({clip(str(exc))})", quantity.closed_form())
-        if got.shape != inst.expected.shape:
+        right = inst.expected
+        if got.shape != right.shape and got.size == right.size and 1 in got.shape and got.ndim == right.ndim + 1:
+            got = got.reshape(right.shape)  # a column (or row) vector where the engine has a vector
+        if got.shape != right.shape:
             example = {"sizes": inst.sizes, "where": "", "values": inst.values,
-                       "shapes": {"yours": got.shape, "right": inst.expected.shape}}
+                       "shapes": {"yours": got.shape, "right": right.shape}}
             return Result(answer, "wrong", f"the result has shape {got.shape}, the quantity has shape "
-                          f"{inst.expected.shape}", quantity.closed_form(), example)
+                          f"{right.shape} ({form})", quantity.closed_form(), example)
+        flipped = answer.columns and right.ndim == 2 and right.shape[1] == inst.scalars["m"]
         for idx, expected in inst.entries:
             checked += 1
             position = tuple(idx[letter] - 1 for letter in quantity.letters)
-            if not _same(float(got[position]), expected):
-                example = {"sizes": inst.sizes, "where": inst.where, "entry": idx, "values": inst.values,
-                           "student": float(got[position]), "expected": float(expected)}
-                return Result(answer, "wrong", "differs from the derivation (matrix form)", quantity.closed_form(),
+            value = float(got[position[::-1] if flipped else position])
+            if not _same(value, expected):
+                where = ", ".join(filter(None, (inst.where, "row {}, column {} of yours (a column per sample)".format(
+                    *(idx[letter] for letter in quantity.letters[::-1])) if flipped else "")))
+                example = {"sizes": inst.sizes, "where": where, "entry": idx, "values": inst.values,
+                           "student": value, "expected": float(expected)}
+                return Result(answer, "wrong", f"differs from the derivation ({form})", quantity.closed_form(),
                               example, checked)
-    return Result(answer, "correct", f"equal to the derivation on {checked} entries (matrix form)",
+    return Result(answer, "correct", f"equal to the derivation on {checked} entries ({form})",
                   quantity.closed_form(), checked=checked)
-
-
 
 
 __all__ = ["FormulaError", "Instance", "Result", "grade", "resolve_quantity"]

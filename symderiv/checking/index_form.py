@@ -37,6 +37,7 @@ class Instance:
     scalars: dict          # size symbols usable in formulas: m, n, n_1b ...
     implicit: tuple = ()   # free letters given to network arrays written without indices
     expected: np.ndarray | None = None  # the whole derived array (network quantities, for matrix forms)
+    columns: bool = False  # the per-sample column convention: batch arrays transposed (see .matrix_form)
 
 
 # ---- evaluation of the AST -----------------------------------------------------------------------
@@ -55,6 +56,10 @@ def resolve(sym: lp.Sym, idx: dict, inst: Instance):
     letters = ""
     if parts and all(c in idx for c in parts[-1]):
         letters = parts.pop()
+    if sym.sample is not None:  # y^{(i)}_{j}: the sample index comes first, as in every index form
+        if sym.sample not in idx:
+            raise FormulaError(f"the sample superscript ({sym.sample}) is neither free nor summed", sym.pos)
+        letters = sym.sample + letters
     tag = ",".join(parts) or None
     key = (sym.name, sym.hat, tag, sym.sup)
     if sym.name == "delta" and not sym.hat and tag is None and sym.sup is None and len(letters) == 2:
@@ -68,7 +73,7 @@ def resolve(sym: lp.Sym, idx: dict, inst: Instance):
         raise FormulaError(f"unknown symbol {_describe(sym)} for this quantity; known: {_known(inst)}", sym.pos)
     value = inst.table[key]
     arr = np.asarray(value)
-    if not letters and inst.implicit and 0 < arr.ndim <= len(inst.implicit):
+    if not letters and sym.sample is None and inst.implicit and 0 < arr.ndim <= len(inst.implicit):
         # a network array written without indices (elementwise form, e.g. with \odot): the entry of the
         # quantity's own free indices, aligned on the last axis like NumPy broadcasting
         letters = "".join(inst.implicit[len(inst.implicit) - arr.ndim:])
@@ -84,9 +89,7 @@ def resolve(sym: lp.Sym, idx: dict, inst: Instance):
 
 
 def _describe(sym: lp.Sym) -> str:
-    name = ("\\hat{" + sym.name + "}") if sym.hat else sym.name
-    sup = f"^{{{sym.sup}}}" if sym.sup else ""
-    return clip(name + sup + (f"_{{{','.join(sym.sub)}}}" if sym.sub else ""), 60)
+    return clip(lp.describe(sym), 60)
 
 
 def _known(inst: Instance) -> str:
@@ -100,6 +103,8 @@ def _known(inst: Instance) -> str:
 def infer_range(var: str, node, inst: Instance, idx: dict):
     """The size of the first array axis that the summation index ``var`` runs along."""
     for item in lp.walk(node):
+        if isinstance(item, lp.Sym) and item.sample == var and "m" in inst.scalars:
+            return inst.scalars["m"]  # a sample superscript runs over the batch
         if isinstance(item, lp.Sym) and item.sub:
             parts = list(item.sub)
             letters = parts.pop() if all(c in idx or c == var for c in parts[-1]) else ""

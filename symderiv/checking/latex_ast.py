@@ -1,4 +1,4 @@
-"""The AST of the checker's LaTeX reader (:mod:`.latex_parser`), and walking it."""
+"""The AST of the checker's LaTeX reader (:mod:`.latex_parser`), walking it, and writing a symbol back as LaTeX."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ class Sym(Node):
     hat: bool = False
     sub: tuple = ()      # subscript parts (strings): '2b', 'ij', 'z_2b'
     sup: str | None = None  # a block tag written as a superscript (theta^{n}_{2b})
+    sample: str | None = None  # a sample superscript's letter (y^{(i)}: the i-th sample)
 
 
 @dataclass
@@ -112,3 +113,25 @@ def walk(node):
 def sum_variables(node) -> set[str]:
     """Every summation index letter used in the formula."""
     return {item.var for item in walk(node) if isinstance(item, SumNode)}
+
+
+GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigma", "theta", "eta", "lambda",
+               "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
+
+
+def describe(sym: Sym) -> str:
+    """A symbol written back as LaTeX: ``\\delta_{FC_{1b}}``, ``\\hat{y}_{b}^{(i)}``, ``\\theta^{a}_{2b}``."""
+    name = ("\\" + sym.name) if sym.name in GREEK_NAMES else sym.name
+    name = ("\\hat{" + name + "}") if sym.hat else name
+    parts = [_part_latex(p) for p in sym.sub]
+    return (name + (f"^{{{sym.sup}}}" if sym.sup else "") + (f"_{{{','.join(parts)}}}" if parts else "")
+            + (f"^{{({sym.sample})}}" if sym.sample else ""))
+
+
+def _part_latex(part: str) -> str:
+    """'z_2b' -> 'z_{2b}', 'z_FC_2b' -> 'z_{FC_{2b}}', 'yhat_a' -> '\\hat{y}_{a}', 'ij' -> 'ij'."""
+    head, sep, tail = part.partition("_")
+    if not sep:
+        return part
+    head = "\\hat{" + head[:-3] + "}" if head.endswith("hat") and head != "hat" else head
+    return f"{head}_{{{_part_latex(tail)}}}"

@@ -1,12 +1,19 @@
-"""The bracketed constructs of the LaTeX reader: sums, Iverson brackets, conditions, ``cases``.
+"""The constructs of the LaTeX reader that open and close: sums, Iverson brackets, conditions, ``cases``,
+and symbols with their subscripts and superscripts.
 
 A mixin of :class:`~.latex_parser.Parser` (it uses the parser's ``peek``/``take``/``expr``...).
+Symbols: ``\\theta^{n}_{2b}`` (a block of a weight), ``\\delta^{z_{2b}}_{ij}`` and
+``\\delta^{(FC_{2b})}`` (a residual by its node's name), ``\\hat{y}_b^{(i)}`` (sample ``i``: a sample
+superscript, ``^{(i)T}`` also transposes it); subscript parts are index letters, tags (``2b``) and
+names (``z_{2b}``, ``FC_{2b}``, ``z_{FC_{2b}}``), kept as ``'z_2b'``, ``'FC_2b'``, ``'z_FC_2b'``.
 """
 from __future__ import annotations
 
 import re
 
-from symderiv.checking.latex_ast import Cases, Cond, Iverson, Logic, Node, SumNode
+from symderiv.checking.latex_ast import Cases, Cond, Iverson, Logic, Node, SumNode, Sym, Transpose
+
+_PART = re.compile(r"(\\hat\{?)?\\?([A-Za-z]+)\}?_\{?([0-9A-Za-z]+(?:_\{?[0-9A-Za-z]+\}?)?)\}?")
 
 _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\leq": "<=", r"\le": "<=",
               r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", r"\leqslant": "<="}
@@ -112,3 +119,87 @@ class Constructs:
         self.take(r"\end") if self.peek() == r"\end" else self.fail("'\\\\' or \\end{cases}")
         self.braced_text()
         return Cases(branches, pos=pos)
+
+    # -- symbols
+    def symbol(self, name: str, pos: int, hat: bool = False, consumed: bool = True) -> Node:
+        sub, sup, sample, transpose = (), None, None, False
+        if name == "delta" and self.peek() == "^" and self.peek(1) == "{":  # \delta^{z_{2b}}_{ij}, \delta^{(FC_{2b})}
+            save = self.i
+            self.take()
+            raw = self.braced_text().strip()
+            inner = raw[1:-1].strip() if raw.startswith("(") and raw.endswith(")") else raw
+            part = _part(inner)
+            if part and not re.fullmatch(r"[a-z]", inner) and (raw != inner or "_" in part):
+                rest = ()
+                if self.peek() == "_":
+                    self.take()
+                    rest = self.subscript()
+                return Sym(name, hat=hat, sub=(part, *rest), pos=pos)
+            self.i = save
+        while self.peek() in ("_", "^"):
+            if self.peek() == "_" and not sub:
+                self.take()
+                sub = self.subscript()
+            elif self.peek() == "^" and self._is_block_superscript():
+                self.take()
+                sup = self.braced_text().strip()
+            elif self.peek() == "^" and sample is None and self._sample_superscript():
+                self.i += 5
+                sample = self.tokens[self.i - 2][0]
+                if self.peek() in ("T", r"\top", r"\intercal"):  # ^{(i)T}
+                    self.take()
+                    transpose = True
+                self.take("}") if self.peek() == "}" else self.fail("'}' closing the sample superscript")
+            else:
+                break
+        node = Sym(name, hat=hat, sub=sub, sup=sup, sample=sample, pos=pos)
+        return Transpose(node, pos=pos) if transpose else node
+
+    def _sample_superscript(self) -> bool:
+        # x^{(i)}: the i-th sample (a column in the per-sample column convention)
+        return (self.peek(1) == "{" and self.peek(2) == "(" and re.fullmatch(r"[a-z]", self.peek(3) or "") is not None
+                and self.peek(4) == ")")
+
+    def _is_block_superscript(self) -> bool:
+        # theta^{n}_{2b} / theta^{a}_{2b}: the two blocks of a weight split at a concatenation
+        nxt = self.peek(1)
+        return nxt == "{" and self.peek(2) in ("n", "a") and self.peek(3) == "}" and self.peek(4) == "_"
+
+    def subscript(self) -> tuple:
+        """Subscript parts split at commas: index letters ('ij'), tags ('2b'), node names ('z_2b')."""
+        pos = self.pos()
+        raw = self.braced_text()
+        parts = []
+        for part in _split_commas(raw):
+            part = part.strip()
+            read = _part(part)
+            if read is None:
+                raise self.error(f"expected index letters, a tag like 2b, or a node like z_{{2b}} in the "
+                                 f"subscript, found '{part}'", pos)
+            parts.append(read)
+        return tuple(parts)
+
+
+def _part(text: str) -> str | None:
+    """One subscript part as the AST keeps it ('ij', '2b', 'z_2b', 'FC_2b', 'z_FC_2b'), None if it is none."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9A-Za-z]+", text):
+        return text
+    node = _PART.fullmatch(text)
+    if not node:
+        return None
+    hat = "hat" if node.group(1) else ""
+    return f"{node.group(2)}{hat}_" + re.sub(r"[{}]", "", node.group(3))
+
+
+def _split_commas(raw: str) -> list[str]:
+    """``raw`` split at the commas outside braces (``FC_{1a},ij``)."""
+    parts, depth, current = [], 0, ""
+    for ch in raw:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]

@@ -54,17 +54,17 @@ from symderiv.checking.latex_ast import (  # noqa: F401  # noqa: F401
     SumNode,
     Sym,
     Transpose,
+    describe,
     sum_variables,
     walk,
 )
+from symderiv.checking.latex_ast import GREEK_NAMES as GREEK
 from symderiv.checking.latex_constructs import _AND, _OR, _RELATIONS, Constructs
 
 # ---- tokens ------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\S")
 _SPACING = {r"\,", r"\;", r"\!", r"\:", r"\ ", r"\quad", r"\qquad", r"\left", r"\right", r"\big", r"\Big",
             r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\displaystyle", r"\limits"}
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "mu", "sigma", "theta", "eta",
-         "lambda", "nu", "rho", "tau", "phi", "psi", "omega", "xi", "zeta", "kappa", "pi"}
 _MULOPS = {r"\cdot", r"\times", r"\odot", "*"}
 _TRANSPOSE = {"T", r"\top", r"\intercal"}
 _FUNCS = {r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sgn": "sgn"}
@@ -306,49 +306,6 @@ class Parser(Constructs):
             return self.bracket()
         return self.factor()
 
-    def symbol(self, name: str, pos: int, hat: bool = False, consumed: bool = True) -> Node:
-        sub, sup = (), None
-        if name == "delta" and self.peek() == "^" and self.peek(1) == "{":  # \delta^{z_{2b}}_{ij}
-            save = self.i
-            self.take()
-            node = self.subscript()
-            if len(node) == 1 and "_" in node[0] and self.peek() == "_":
-                self.take()
-                return Sym(name, hat=hat, sub=node + self.subscript(), pos=pos)
-            self.i = save
-        while self.peek() in ("_", "^"):
-            if self.peek() == "_" and not sub:
-                self.take()
-                sub = self.subscript()
-            elif self.peek() == "^" and self._is_block_superscript():
-                self.take()
-                sup = self.braced_text().strip()
-            else:
-                break
-        return Sym(name, hat=hat, sub=sub, sup=sup, pos=pos)
-
-    def _is_block_superscript(self) -> bool:
-        # theta^{n}_{2b} / theta^{a}_{2b}: the two blocks of a weight split at a concatenation
-        nxt = self.peek(1)
-        return nxt == "{" and self.peek(2) in ("n", "a") and self.peek(3) == "}" and self.peek(4) == "_"
-
-    def subscript(self) -> tuple:
-        """Subscript parts split at commas: index letters ('ij'), tags ('2b'), node names ('z_2b')."""
-        pos = self.pos()
-        raw = self.braced_text()
-        parts = []
-        for part in raw.split(","):
-            part = part.strip()
-            node = re.fullmatch(r"(\\hat\{?)?\\?([A-Za-z]+)\}?_\{?([0-9A-Za-z]+)\}?", part)
-            if node:
-                hat = "hat" if node.group(1) else ""
-                parts.append(f"{node.group(2)}{hat}_{node.group(3)}")
-            elif re.fullmatch(r"[0-9A-Za-z]+", part):
-                parts.append(part)
-            else:
-                raise ParseError(f"expected index letters, a tag like 2b, or a node like z_{{2b}} in the "
-                                 f"subscript, found '{part}'", pos, self.text)
-        return tuple(parts)
 
 def _mul(factors: list, ops: list, pos: int) -> Node:
     return factors[0] if len(factors) == 1 else Mul(factors, ops, pos=pos)

@@ -16,8 +16,13 @@ side is a derivative into an :class:`~.answers.Answer`:
 
 A chain ``A = B = C`` is graded on its last right-hand side; a line starting with
 ``=`` continues the previous equation. Equations that are not derivatives (the
-forward pass, definitions) are not graded; a derivative whose quantity cannot be
-told is an unreadable answer naming its line. :func:`normalize` rewrites the
+forward pass, definitions) are not graded: they teach the reader the student's own
+names (:mod:`.student_names`: ``z_{FC_{2b}}`` is then ``z_{2b}``, in a left-hand side
+and in formulas). The prose between the blocks (and words that end an equation) names
+residuals, renames a layer's output and input, and may declare the column convention
+(:mod:`.prose`); the file is read in per-sample columns when it declares them or when
+most of its forward equations fit columns only (:class:`_Reader`). A derivative whose
+quantity cannot be told is an unreadable answer naming its line. :func:`normalize` rewrites the
 notation variants students use into the checker's grammar (``\\hat{x_{i}}``,
 ``\\Sigma^{m}_{i=1}``, ``\\bigodot``, ``\\delta_{i,j}``, bare ``log``/``sgn``,
 ``\\sigma_B``, ``||v||^2_2``).
@@ -31,16 +36,23 @@ from __future__ import annotations
 import re
 
 from symderiv.checking import latex_parser as lp
+from symderiv.checking import prose
 from symderiv.checking.answers import Answer
+from symderiv.checking.student_names import Names, rename
 
 # The homework's question labels (its Block One); Block Two's answers name their quantity by themselves.
 ASSIGNMENT = {"1.1": "batchnorm", "1.2": "dropout", "1.3": "softmax"}
-_KEYWORDS = [(re.compile(r"batch[\s-]*norm|\bBN\b|批归一化|批标准化|批量归一化", re.IGNORECASE), "batchnorm"),
+# ASCII edges: in Chinese prose a layer's name touches the characters around it (对于BN层); a_{BN_{1b}} is not prose
+_EDGE, _END = r"(?<![A-Za-z0-9_{\\])", r"(?![A-Za-z0-9_])"
+_KEYWORDS = [(re.compile(r"batch[\s-]*norm|" + _EDGE + "BN" + _END + "|批归一化|批标准化|批量归一化", re.IGNORECASE),
+              "batchnorm"),
              (re.compile(r"dropout|丢弃", re.IGNORECASE), "dropout"), (re.compile(r"soft-?max", re.IGNORECASE), "softmax"),
-             (re.compile(r"\brelu\b", re.IGNORECASE), "relu")]
-_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+)\.?\s*(?:\(\s*([ivx]+)\s*\))?")
+             (re.compile(_EDGE + "relu" + _END, re.IGNORECASE), "relu")]
+_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
+_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+_CJK_TEXT = re.compile(r"\\text\s*\{[^{}]*[\u4e00-\u9fff]")
 
 
 def normalize(latex: str) -> str:
@@ -125,39 +137,51 @@ def _engine_names(network):
     return params, nodes
 
 
-def _quantity(lhs: str, layer: str | None, network) -> str | None:
-    """The heading of the quantity a left-hand side names, None if it is not a derivative, '' if unknown."""
+def _quantity(lhs: str, layer: str | None, names, letters: dict) -> str | None:
+    """The heading of the quantity a left-hand side names, None if it is not a derivative, '' if unknown
+    (``names``: the student's names so far; ``letters``: a local renaming, letter -> the layer's name)."""
     lhs = lhs.strip()
     residual = re.fullmatch(r"\\delta\s*(?:\^\s*\{\s*\(?\s*(.+?)\s*\)?\s*\}|_\s*\{\s*(.+)\s*\})", lhs)
     if residual:
-        try:
-            name = _name(lp.parse(residual.group(1) or residual.group(2)))
-        except (lp.ParseError, RecursionError):
-            return ""
-        return _network_quantity(name, network, residual=True)
+        return _residual_quantity(lhs, residual.group(1) or residual.group(2), names)
     parts = _partial(lhs)
     if parts is None:
         return "" if "\\partial" in lhs else None
     num, den = (_name(p) for p in parts)
     if num is None or den is None:
         return ""
-    if num[0] == "L" and not num[1]:
-        return _network_quantity(den, network)
+    if num[0] == "L" and not num[1]:  # the student's names first: they may give a grader's name another node
+        node = names.node_quantity(parts[1])
+        return f"delta_{node}" if node else _network_quantity(den, names.network)
     if layer is None:
         return ""
     o, w = (f"_{_letters(n)}" if _letters(n) else "" for n in (num, den))
     from symderiv.checking.quantities import _built
     from symderiv.layers import LAYERS
     out = _built(LAYERS[layer]).output.name
-    wrt = den[0] + ("hat" if den[1] else "")
+    wrt = letters.get(den[0], den[0]) + ("hat" if den[1] else "")
     return f"{layer}: d{out}{o}/d{wrt}{w}"
+
+
+def _residual_quantity(lhs: str, inner: str, names) -> str:
+    """``delta_NODE`` for ``\\delta_{z_{2b}}``, ``\\delta^{(z_{2b})}`` or a residual's name the student gave."""
+    try:
+        node = rename(lp.parse(lhs), names.map)
+    except (lp.ParseError, RecursionError):
+        node = None
+    if isinstance(node, lp.Sym) and node.name == "delta" and node.sub and node.sub[0] in names.nodes():
+        return f"delta_{node.sub[0]}"
+    try:
+        name = _name(lp.parse(inner))
+    except (lp.ParseError, RecursionError):
+        return ""
+    return _network_quantity(name, names.network, residual=True)
 
 
 def _network_quantity(name, network, residual: bool = False) -> str:
     if name is None:
         return ""
-    from symderiv.checking.quantities import _default_network
-    params, nodes = _engine_names(network or _default_network())
+    params, nodes = _engine_names(network)
     base, hat, sub = name
     for tag in (",".join(sub) or None, ",".join(sub[:-1]) or None):  # with or without index letters
         key = (base, hat, tag)
@@ -194,51 +218,124 @@ def read_assignment(path) -> dict:
 def read_submission(text: str, file: str = "", network=None, assignment: dict | None = None) -> list[Answer]:
     """The answers of a submission's text (see the module docstring); ``assignment`` maps question labels to
     layer ops (default: :data:`ASSIGNMENT`, the homework's)."""
-    assignment = ASSIGNMENT if assignment is None else assignment
+    from symderiv.checking.quantities import _default_network
+    reader = _Reader(ASSIGNMENT if assignment is None else assignment, Names(network or _default_network()), file)
     text = text.removeprefix("\ufeff")
-    labels = []  # (offset, layer from the label or the prose)
-    for match in re.finditer(r"^.*$", text, re.MULTILINE):
-        line = match.group()
-        label = _LABEL.match(line)
+    position = 0
+    for block in [*_BLOCK.finditer(text), None]:
+        end = block.start() if block is not None else len(text)
+        for match in re.finditer(r"[^\n]*", text[position:end]):
+            if match.group():
+                at_start = position + match.start() == 0 or text[position + match.start() - 1] == "\n"
+                reader.prose(match.group(), at_start)
+        if block is None:
+            break
+        position = block.end()
+        body = block.group(1) if block.group(1) is not None else block.group(2)
+        body_start = block.start(1) if block.group(1) is not None else block.start(2)
+        reader.block(text, body, body_start)
+    return reader.finish()
+
+
+class _Reader:
+    """The state of reading one submission: the layer in scope, a local renaming, the names, the answers."""
+
+    def __init__(self, assignment: dict, names: Names, file: str):
+        self.assignment, self.names, self.file = assignment, names, file
+        self.layer, self.letters, self.declared = None, {}, None
+        self.answers: list[Answer] = []
+
+    def prose(self, line: str, at_start: bool) -> None:
+        label = _LABEL.match(" ".join(line[:200].split())) if at_start else None  # a label opens its line
         layer = None
         if label:
             number = label.group(1)
-            layer = next((op for prefix, op in sorted(assignment.items(), key=lambda item: -len(item[0]))
+            layer = next((op for prefix, op in sorted(self.assignment.items(), key=lambda item: -len(item[0]))
                           if number == prefix or number.startswith(prefix + ".")), "")
         if layer is None or layer == "":
-            prose = _BLOCK.sub(" ", line)
-            layer = next((op for pattern, op in _KEYWORDS if pattern.search(prose)), layer)
+            layer = next((op for pattern, op in _KEYWORDS if pattern.search(line)), layer)
         if layer is not None:
-            labels.append((match.start(), layer or None))
-    answers: list[Answer] = []
-    for block in _BLOCK.finditer(text):
-        body = block.group(1) if block.group(1) is not None else block.group(2)
-        body_start = block.start(1) if block.group(1) is not None else block.start(2)
-        layer = next((op for offset, op in reversed(labels) if offset < block.start()), None)
+            self.layer, self.letters = layer or None, {}
+        if self.declared is None:
+            self.declared = prose.declared_convention(line)
+        residual = next((a for a in reversed(self.answers) if a.quantity.startswith("delta_")), None)
+        for sym, written in prose.residual_names(line) if residual is not None else ():
+            self.names.alias(sym, residual.quantity.removeprefix("delta_"), written)
+        items = prose.renamings(line)
+        if items:
+            op, letters = self.names.renaming(items, self.layer)
+            self.layer, self.letters = op, letters
+
+    def block(self, text: str, body: str, body_start: int) -> None:
         previous = None
         for piece, offset in _top_level_split(_strip_environment(body), "\\\\"):
+            piece, words = _split_prose(piece)
             equation = normalize(piece.replace("&", " ") if "\\begin" not in piece else _outer_amp(piece))
-            if not equation:
-                continue
             line = text.count("\n", 0, body_start + offset + len(piece) - len(piece.lstrip())) + 1
-            chain = [p for p, _ in _top_level_split(equation, "=")]
-            if len(chain) < 2:
-                continue
-            if not chain[0].strip() and previous is not None:  # '&= ...' continues the equation above
-                previous.latex = chain[-1].strip()
-                continue
-            heading = _quantity(chain[0], layer, network)
-            if heading is None:
-                previous = None
-                continue
-            answer = Answer(heading, chain[-1].strip(), line, file)
-            if not heading:
-                answer.problem = (f"cannot tell which quantity '{chain[0].strip()[:80]}' is: write "
-                                  f"\\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}}, \\delta_{{z_{{2b}}}}, or a layer's "
-                                  f"\\frac{{\\partial y_i}}{{\\partial x_j}} under its question label")
-            answers.append(answer)
-            previous = answer
-    return answers
+            chain = [p.strip() for p, _ in _top_level_split(equation, "=")] if equation else []
+            if len(chain) >= 2 and not chain[0] and previous is not None:  # '&= ...' continues the equation above
+                previous.latex = chain[-1]
+            elif len(chain) >= 2:
+                previous = self.equation(chain, line)
+            if words:
+                self.prose(words, False)
+
+    def equation(self, chain: list[str], line: int) -> Answer | None:
+        heading = _quantity(chain[0], self.layer, self.names, self.letters)
+        if heading == "" and len(chain) > 2:  # \delta^{(FC_{2b})} = \frac{\partial L}{\partial z_{FC_{2b}}} = ...
+            heading = next((h for h in (_quantity(m, self.layer, self.names, self.letters) for m in chain[1:-1])
+                            if h), "")
+        if heading is None:
+            try:
+                self.names.forward(chain[:-1], chain[-1])
+            except Exception:  # noqa: BLE001 - a forward equation is not graded: the network failing here aborts nothing
+                pass
+            return None
+        answer = Answer(heading, chain[-1], line, self.file)
+        if not heading:
+            answer.problem = (f"cannot tell which quantity '{chain[0][:80]}' is: write "
+                              f"\\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}}, \\delta_{{z_{{2b}}}}, or a layer's "
+                              f"\\frac{{\\partial y_i}}{{\\partial x_j}} under its question label")
+        elif heading.startswith(("delta_", "dL/d")):
+            answer.names, answer.shown = self.names.map, self.names.shown  # shared: names learned later hold too
+            for member in chain[:-1] if heading.startswith("delta_") else ():  # A = \delta^{(FC_{2b})} = ...
+                try:
+                    sym = lp.parse(member)
+                except (lp.ParseError, RecursionError):
+                    continue
+                if isinstance(sym, lp.Sym):
+                    self.names.alias(sym, heading.removeprefix("delta_"), member)
+        else:
+            answer.names = {(letter, False, ()): (name, False, ()) for letter, name in self.letters.items()
+                            if letter != name}
+        self.answers.append(answer)
+        return answer
+
+    def finish(self) -> list[Answer]:
+        votes = self.names.votes
+        columns = self.declared if self.declared is not None else bool(votes) and sum(votes) * 2 > len(votes)
+        for answer in self.answers:
+            answer.columns = columns and answer.quantity.startswith(("delta_", "dL/d"))
+        return self.answers
+
+
+def _split_prose(piece: str) -> tuple[str, str]:
+    """(the formula, the prose after it) of an equation that runs into words: ``…，得到残差\\delta^{(…)}``."""
+    depth, env, i = 0, 0, 0
+    while i < len(piece):
+        if piece.startswith(r"\begin", i):
+            env += 1
+        elif piece.startswith(r"\end", i):
+            env -= 1
+        ch = piece[i]
+        if depth == 0 and env <= 0 and (_CJK.match(ch) or ch == "\\" and _CJK_TEXT.match(piece, i)):
+            return piece[:i].rstrip().rstrip(",.;"), piece[i:]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += (ch in "{[(") - (ch in "}])")
+        i += 1
+    return piece, ""
 
 
 def _outer_amp(piece: str) -> str:
