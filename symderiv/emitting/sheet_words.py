@@ -19,8 +19,6 @@ the Arphic *gbsn* font: Debian's ``latex-cjk-chinese`` and
 """
 from __future__ import annotations
 
-from symderiv.emitting.latex_env import Latex, escape_latex
-
 LANGUAGES = ("en", "zh")
 
 PREAMBLES = {"en": "", "zh": r"\usepackage{CJKutf8}"}
@@ -178,6 +176,7 @@ def title_in(title: str, lang: str) -> str:
 
 def template_words(network: str, order: list, lang: str) -> dict:
     """The template's headings and paragraphs in ``lang`` (``order``: the nodes' LaTeX names, forward order)."""
+    from symderiv.emitting.latex_env import Latex, escape_latex  # here: the command line imports this table, not jinja2
     name = escape_latex(network)
     plain = {"author": "derived and typeset by symderiv", "notation_heading": "Notation.", "notation": NOTATION,
              "block_one": "Block One: the layers of the network",
