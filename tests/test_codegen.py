@@ -257,10 +257,12 @@ def test_fused_body_spares_memory_passes():
 
 def test_store_steps_only_when_the_step_is_all_that_is_read_later():
     import sympy as sp
+
     from symderiv.emitting.kernel_rewrites import store_steps
     from symderiv.layers.base import Definition
     from symderiv.layers.indices import make_index
-    from symderiv.printing.numpy_code import ArrayCodePrinter, StepArray
+    from symderiv.printing.numpy_code import ArrayCodePrinter
+    from symderiv.printing.numpy_text import StepArray
 
     m, n = sp.symbols("m n", integer=True, positive=True)
     i, u = make_index("i", m), make_index("u", n)

@@ -36,9 +36,9 @@ from collections import Counter
 import sympy as sp
 
 from symderiv.layers.base import Definition
+from symderiv.layers.indices import BINDERS, MaxOver
 from symderiv.printing.identifiers import label_of
-from symderiv.layers.indices import BINDERS
-from symderiv.printing.numpy_code import MaxOver, StepArray
+from symderiv.printing.numpy_text import StepArray
 
 
 def free_indices(expr: sp.Basic) -> set:

@@ -15,7 +15,8 @@ import ast
 
 from symderiv.layers.base import Definition
 from symderiv.printing.identifiers import reserved
-from symderiv.printing.numpy_code import ArrayCodePrinter, new_array, ufunc_call
+from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.printing.numpy_text import new_array, ufunc_call
 
 
 def _reads(code: str) -> set[str]:
