@@ -148,3 +148,40 @@ def test_another_assignment_from_a_toml_file(tmp_path, capsys, monkeypatch):
     assignment.write_text('[questions]\n"3" = "frobnicate"\n')
     assert main(["check", str(sub), "--assignment", str(assignment)]) == 2
     assert "hw2.toml: [questions] '3' = 'frobnicate'" in capsys.readouterr().err
+
+
+SIDE_BY_SIDE = r"""**1.1 Batch norm**
+
+$$\frac{\partial y_i}{\partial \gamma} = \hat{x}_i, \qquad \frac{\partial y_i}{\partial \beta} = \hat{x}_i$$
+
+**1.2 Dropout**
+
+$$\frac{\partial y_j}{\partial x_i} = \begin{cases} \frac{1}{1-p} & i=j, r_j \ge p \\ 0 & \text{otherwise}\end{cases}$$
+$$\frac{\partial y_j}{\partial x_i} = \begin{cases} \frac{1}{1-p} & i=j, r_j < p \\ 0 & \text{otherwise}\end{cases}$$
+
+Forward pass (one column per sample):
+
+$$z_{1a} = \theta_{1a} x + b_{1a}, \quad a_{1a} = \mathrm{ReLU}(z_{1a})$$
+
+$$\delta_{z_{2b}} = \frac{1}{m}(\hat y_b - y_b); \quad \frac{\partial L}{\partial \theta_{2b}} = \delta_{z_{2b}} c_{2b}^T$$
+
+$$\frac{\partial L}{\partial \theta_{2b}} = c_{2b}^T \delta_{z_{2b}} \quad \text{for every sample}$$
+"""
+
+
+def test_equations_side_by_side_and_conditions_joined_by_commas(tmp_path):
+    """``A = a, \\qquad B = b`` is two answers (the first was graded by the second's right-hand side); a comma
+    between two conditions of a cases row means both hold (it was refused as unreadable); the forward pass written
+    side by side still tells the column convention."""
+    path = tmp_path / "side.md"
+    path.write_text(SIDE_BY_SIDE)
+    results = check_file(path)
+    assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == [
+        (3, "batchnorm: dy_i/dgamma", "correct"),
+        (3, "batchnorm: dy_i/dbeta", "wrong"),
+        (7, "dropout: dy_j/dx_i", "correct"),
+        (8, "dropout: dy_j/dx_i", "wrong"),           # r_j < p: the dropped units
+        (14, "delta_z_2b", "correct"),
+        (14, "dL/dtheta_2b", "correct"),              # columns: delta c^T
+        (16, "dL/dtheta_2b", "wrong"),                # c^T delta: the shapes do not fit
+    ], [(r.answer.line, r.answer.quantity, r.status, r.message[:60]) for r in results]

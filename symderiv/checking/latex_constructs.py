@@ -103,10 +103,12 @@ class Constructs:
                     word = self.braced_text().strip().rstrip(",")
                     if word in ("otherwise", "else", "sonst"):
                         cond = "otherwise"
-                if cond != "otherwise":
-                    cond = self.condition()
-                    while self.peek() in (",", ".") and not (self.peek(1) in ("\\\\", r"\end")):
-                        self.fail("one condition per branch")
+                if cond != "otherwise":  # 'i = j, r_j \geq p': conditions a comma joins all hold (and)
+                    cond_pos, conds = self.pos(), [self.condition()]
+                    while self.peek() == "," and self.peek(1) not in ("\\\\", r"\end", "."):
+                        self.take()
+                        conds.append(self.condition())
+                    cond = conds[0] if len(conds) == 1 else Logic("and", conds, pos=cond_pos)
                     self.accept(",") or self.accept(".")
                 else:
                     cond = None

@@ -1,7 +1,8 @@
 """Reading a homework submission as students write it: Markdown, ``$$`` blocks, prose, question labels.
 
 :func:`read_submission` finds the display-math blocks (``$$ ... $$``, ``\\[ ... \\]``),
-splits each into equations at the top-level ``\\\\`` (``\\tag``, ``&``, ``aligned``
+splits each into equations (:mod:`.submission_text`: at the top-level ``\\\\`` and between equations
+written side by side, ``A = a, \\qquad B = b``; ``\\tag``, ``&``, ``aligned``
 and HTML outside math are dropped), and turns every equation whose left-hand
 side is a derivative into an :class:`~.answers.Answer`:
 
@@ -39,6 +40,7 @@ from symderiv.checking import latex_parser as lp
 from symderiv.checking import prose
 from symderiv.checking.answers import Answer
 from symderiv.checking.student_names import Names, rename
+from symderiv.checking.submission_text import outer_amp, side_by_side, split_prose, strip_environment, top_level_split
 
 # The homework's question labels (its Block One); Block Two's answers name their quantity by themselves.
 ASSIGNMENT = {"1.1": "batchnorm", "1.2": "dropout", "1.3": "softmax"}
@@ -51,8 +53,6 @@ _KEYWORDS = [(re.compile(r"batch[\s-]*norm|" + _EDGE + "BN" + _END + "|批归一
 _LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
-_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
-_CJK_TEXT = re.compile(r"\\text\s*\{[^{}]*[\u4e00-\u9fff]")
 
 
 def normalize(latex: str) -> str:
@@ -75,34 +75,6 @@ def normalize(latex: str) -> str:
     text = re.sub(r"(?:\|\||\\\|)\s*([^|]+?)\s*(?:\|\||\\\|)\s*(?:\^\s*\{?2\}?\s*_\s*\{?2\}?|_\s*\{?2\}?\s*\^\s*\{?2\}?)",
                   lambda m: r"\sum_{k} (" + re.sub(r"_\{?([A-Za-z0-9]+)\}?$", r"_{\1,k}", m.group(1)) + ")^2", text)
     return " ".join(text.split())
-
-
-def _top_level_split(text: str, sep: str) -> list[tuple[str, int]]:
-    """Pieces of ``text`` between top-level ``sep`` (outside braces, brackets and environments), with offsets."""
-    pieces, depth, env, start, i = [], 0, 0, 0, 0
-    while i < len(text):
-        if text.startswith(r"\begin", i):
-            env += 1
-        elif text.startswith(r"\end", i):
-            env -= 1
-        if depth == 0 and env <= 0 and text.startswith(sep, i) and not (sep == "=" and text.startswith("==", i)):
-            pieces.append((text[start:i], start))
-            i += len(sep)
-            start = i
-            continue
-        ch = text[i]
-        if ch == "\\" and not text.startswith(sep, i):
-            i += 2
-            continue
-        depth += ch in "{[("
-        depth -= ch in "}])"
-        i += 1
-    pieces.append((text[start:], start))
-    return pieces
-
-
-def _strip_environment(block: str) -> str:
-    return re.sub(r"\\(?:begin|end)\s*\{(?:aligned|align\*?|split|gathered|equation\*?)\}", " ", block)
 
 
 def _name(node) -> tuple | None:
@@ -268,11 +240,12 @@ class _Reader:
 
     def block(self, text: str, body: str, body_start: int) -> None:
         previous = None
-        for piece, offset in _top_level_split(_strip_environment(body), "\\\\"):
-            piece, words = _split_prose(piece)
-            equation = normalize(piece.replace("&", " ") if "\\begin" not in piece else _outer_amp(piece))
+        rows = top_level_split(strip_environment(body), "\\\\")
+        for piece, offset in [(p, o + at) for row, o in rows for p, at in side_by_side(row)]:
+            piece, words = split_prose(piece)
+            equation = normalize(piece.replace("&", " ") if "\\begin" not in piece else outer_amp(piece))
             line = text.count("\n", 0, body_start + offset + len(piece) - len(piece.lstrip())) + 1
-            chain = [p.strip() for p, _ in _top_level_split(equation, "=")] if equation else []
+            chain = [p.strip() for p, _ in top_level_split(equation, "=")] if equation else []
             if len(chain) >= 2 and not chain[0] and previous is not None:  # '&= ...' continues the equation above
                 previous.latex = chain[-1]
             elif len(chain) >= 2:
@@ -317,39 +290,6 @@ class _Reader:
         for answer in self.answers:
             answer.columns = columns and answer.quantity.startswith(("delta_", "dL/d"))
         return self.answers
-
-
-def _split_prose(piece: str) -> tuple[str, str]:
-    """(the formula, the prose after it) of an equation that runs into words: ``…，得到残差\\delta^{(…)}``."""
-    depth, env, i = 0, 0, 0
-    while i < len(piece):
-        if piece.startswith(r"\begin", i):
-            env += 1
-        elif piece.startswith(r"\end", i):
-            env -= 1
-        ch = piece[i]
-        if depth == 0 and env <= 0 and (_CJK.match(ch) or ch == "\\" and _CJK_TEXT.match(piece, i)):
-            return piece[:i].rstrip().rstrip(",.;"), piece[i:]
-        if ch == "\\":
-            i += 2
-            continue
-        depth += (ch in "{[(") - (ch in "}])")
-        i += 1
-    return piece, ""
-
-
-def _outer_amp(piece: str) -> str:
-    """``&`` removed outside environments (alignment), kept inside ``cases``."""
-    out, env, i = [], 0, 0
-    while i < len(piece):
-        if piece.startswith(r"\begin", i):
-            env += 1
-        elif piece.startswith(r"\end", i):
-            env -= 1
-        ch = piece[i]
-        out.append(" " if ch == "&" and env == 0 else ch)
-        i += 1
-    return "".join(out)
 
 
 def looks_like_submission(text: str) -> bool:
