@@ -185,3 +185,17 @@ def test_equations_side_by_side_and_conditions_joined_by_commas(tmp_path):
         (14, "dL/dtheta_2b", "correct"),              # columns: delta c^T
         (16, "dL/dtheta_2b", "wrong"),                # c^T delta: the shapes do not fit
     ], [(r.answer.line, r.answer.quantity, r.status, r.message[:60]) for r in results]
+
+
+def test_a_derivative_written_with_a_slash_nabla_or_bold_symbols_is_an_answer():
+    """``\\partial L / \\partial z``, ``\\nabla_{\\theta} L``, ``\\boldsymbol{\\theta}``, ``\\mathcal{L}``: each was
+    unreadable or (nabla) silently taken for the forward pass."""
+    text = "\n\n".join([
+        r"$$\partial L / \partial z_{2b} = \frac{1}{m}(\hat{y}_b - y_b)$$",
+        r"$$\nabla_{\theta_{2b}} L = \delta_{z_{2b}}^\top c_{2b}$$",
+        r"$$\nabla_{\theta_{2b}} \mathcal{L} = c_{2b}^\top \delta_{z_{2b}}$$",
+        r"$$\frac{\partial L}{\partial \boldsymbol{\theta}_{1a}} = \delta_{z_{1a}}^{T} \mathbf{x}$$",
+    ])
+    graded = [(a.quantity, grade(a).status) for a in read_submission(text, "forms.md")]
+    assert graded == [("delta_z_2b", "correct"), ("dL/dtheta_2b", "correct"), ("dL/dtheta_2b", "wrong"),
+                      ("dL/dtheta_1a", "correct")], graded

@@ -60,6 +60,8 @@ def normalize(latex: str) -> str:
 
     >>> normalize(r"\\Sigma^{m}_{i=1} \\hat{x_{i}} \\bigodot log(z) \\delta_{i,j} sgn(z)")
     '\\\\sum_{i=1}^{m} \\\\hat{x}_{i} \\\\odot \\\\log(z) \\\\delta_{ij} \\\\operatorname{sgn}(z)'
+    >>> normalize(r"\\frac{\\partial \\mathcal{L}}{\\partial \\boldsymbol{\\theta}_{1a}} = \\mathbf{x}")
+    '\\\\frac{\\\\partial L}{\\\\partial \\\\theta_{1a}} = x'
     """
     text = _HTML.sub(" ", latex)
     text = re.sub(r"\\(?:tag|label)\s*\{[^{}]*\}|\\(?:nonumber|notag)\b", " ", text)
@@ -67,6 +69,7 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
     text = re.sub(r"\\bigodot\b", r"\\odot", text)
+    text = re.sub(r"\\(?:boldsymbol|mathbf|bm|mathcal)\s*\{\s*(\\?[A-Za-z]+)\s*\}", r"\1", text)  # bold θ is θ, 𝓛 is L
     text = re.sub(r"\\delta_\{\s*([a-z])\s*,\s*([a-z])\s*\}", r"\\delta_{\1\2}", text)
     text = re.sub(r"(?<![\\A-Za-z])(log|ln|exp)(?![A-Za-z])", r"\\\1", text)
     text = re.sub(r"(?<![\\A-Za-z{])(sgn|sign)(?![A-Za-z])", r"\\operatorname{sgn}", text)
@@ -88,14 +91,37 @@ def _letters(name) -> str:
     return sub[-1] if sub and re.fullmatch(r"[a-z]", sub[-1]) else ""
 
 
+_DERIVATIVES = (re.compile(r"\s*\\[dt]?frac\s*\{\s*\\partial\s*(.+?)\}\s*\{\s*\\partial\s*(.+)\}\s*", re.DOTALL),
+                re.compile(r"\s*\\partial\s*(.+?)\s*/\s*\\partial\s*(.+?)\s*", re.DOTALL))
+_NABLA = re.compile(r"\s*\\nabla\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z]+)\s*(.+?)\s*", re.DOTALL)
+
+
+def _derivative_texts(text: str) -> tuple[str, str] | None:
+    """(of, with respect to) as written in ``\\frac{\\partial A}{\\partial B}``, ``\\partial A / \\partial B`` or
+    ``\\nabla_{B} A``; None for anything else.
+
+    >>> _derivative_texts(r"\\nabla_{\\theta_{2b}} L"), _derivative_texts(r"\\partial L/\\partial z_{2b}")
+    (('L', '\\\\theta_{2b}'), ('L', 'z_{2b}'))
+    """
+    for pattern in _DERIVATIVES:
+        match = pattern.fullmatch(text)
+        if match:
+            return match.group(1), match.group(2)
+    match = _NABLA.fullmatch(text)
+    if match:
+        wrt = match.group(1)
+        return match.group(2), wrt[1:-1] if wrt.startswith("{") else wrt
+    return None
+
+
 def _partial(text: str):
-    """The (numerator, denominator) symbols of ``\\frac{\\partial A}{\\partial B}``, or None."""
-    match = re.fullmatch(r"\s*\\[dt]?frac\s*\{\s*\\partial\s*(.+?)\}\s*\{\s*\\partial\s*(.+)\}\s*", text, re.DOTALL)
-    if not match:
+    """The (numerator, denominator) symbols of a derivative (:func:`_derivative_texts`), or None."""
+    texts = _derivative_texts(text)
+    if texts is None:
         return None
-    num = re.sub(r"\(\s*[A-Za-z]\s*\)", "", match.group(1))  # g(z)_j: the function's argument
+    num = re.sub(r"\(\s*[A-Za-z]\s*\)", "", texts[0])  # g(z)_j: the function's argument
     try:
-        return lp.parse(num.strip()), lp.parse(match.group(2).strip())
+        return lp.parse(num.strip()), lp.parse(texts[1].strip())
     except (lp.ParseError, RecursionError):
         return None
 
@@ -118,7 +144,7 @@ def _quantity(lhs: str, layer: str | None, names, letters: dict) -> str | None:
         return _residual_quantity(lhs, residual.group(1) or residual.group(2), names)
     parts = _partial(lhs)
     if parts is None:
-        return "" if "\\partial" in lhs else None
+        return "" if "\\partial" in lhs or "\\nabla" in lhs else None
     num, den = (_name(p) for p in parts)
     if num is None or den is None:
         return ""
