@@ -199,3 +199,19 @@ def test_a_derivative_written_with_a_slash_nabla_or_bold_symbols_is_an_answer():
     graded = [(a.quantity, grade(a).status) for a in read_submission(text, "forms.md")]
     assert graded == [("delta_z_2b", "correct"), ("dL/dtheta_2b", "correct"), ("dL/dtheta_2b", "wrong"),
                       ("dL/dtheta_1a", "correct")], graded
+
+
+def test_a_network_answer_uses_the_index_letters_its_left_hand_side_gives():
+    """``\\frac{\\partial L}{\\partial b_{2b,u}} = \\sum_i \\delta_{z_{2b},iu}`` is right: its free index is u, as the
+    left-hand side says (it was graded with the default letter j, u taken as 1: a right answer marked wrong); a tag
+    such as the a of \\hat{y}_a is not a letter."""
+    text = "\n\n".join([
+        r"$$\frac{\partial L}{\partial b_{2b,u}} = \sum_{i=1}^{m} \delta_{z_{2b},iu}$$",
+        r"$$\frac{\partial L}{\partial \gamma_u} = \sum_i \delta_{n_{1b},iu} \hat{x}_{iu}$$",
+        r"$$\frac{\partial L}{\partial \theta_{2b,uv}} = \sum_i \delta_{z_{2b},iv} c_{2b,iu}$$",
+        r"$$\delta_{z_{2b},iu} = \frac{1}{m}(\hat y_{b,iu} - y_{b,iu})$$",
+        r"$$\frac{\partial L}{\partial \hat{y}_a} = \frac{1}{m}(\hat y_a - y_a)$$",
+    ])
+    answers = read_submission(text, "letters.md")
+    assert [a.letters for a in answers] == ["u", "u", "uv", "iu", ""]
+    assert [grade(a).status for a in answers] == ["correct", "correct", "wrong", "correct", "wrong"]

@@ -42,6 +42,7 @@ class Answer:
     names: dict = field(default_factory=dict)  # the student's names: (base, hat, parts) -> (base, hat, parts)
     columns: bool = False  # a network answer in the per-sample column convention (δ is n × m)
     shown: dict = field(default_factory=dict)  # the grader's LaTeX of a residual -> the student's name of it
+    letters: str = ""  # a network answer's free index letters, as its left-hand side writes them (θ_{2b,uv}: "uv")
 
 
 class AnswerFileError(ValueError):

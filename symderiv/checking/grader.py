@@ -75,6 +75,9 @@ def grade(answer: Answer, network=None) -> Result:
     except Exception as exc:  # noqa: BLE001 - the engine cannot derive it: this answer's verdict, not a crash
         return Result(answer, "unreadable", f"cannot derive {clip(answer.quantity)}: {type(exc).__name__}: "
                       f"{clip(str(exc), 200)}")
+    if isinstance(quantity, NetworkQuantity) and len(answer.letters) == len(quantity.letters) == len(
+            set(answer.letters)):
+        quantity.letters = tuple(answer.letters)  # the left-hand side's letters (b_{2b,u}), not the default j
     if len(answer.latex) > MAX_FORMULA:
         return Result(answer, "unreadable", f"at position {MAX_FORMULA}: the formula is too long "
                       f"({len(answer.latex):,} characters; at most {MAX_FORMULA:,})", quantity.closed_form())

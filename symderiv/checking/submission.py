@@ -161,6 +161,28 @@ def _quantity(lhs: str, layer: str | None, names, letters: dict) -> str | None:
     return f"{layer}: d{out}{o}/d{wrt}{w}"
 
 
+def _lhs_letters(lhs: str, heading: str, names) -> str:
+    """The index letters a network answer's left-hand side gives its element, '' if none: ``b_{2b,u}`` -> 'u',
+    ``\\theta_{2b,uv}`` -> 'uv', ``\\gamma_u`` -> 'u' (``\\gamma`` alone names the same parameter),
+    ``\\hat{y}_a`` -> '' (a is the node's tag)."""
+    parts = _partial(lhs)
+    if parts is None:
+        residual = re.fullmatch(r"\\delta\s*_\s*\{(.+)\}", lhs.strip())
+        try:
+            element = lp.parse(lhs.strip()) if residual else None
+        except (lp.ParseError, RecursionError):
+            return ""
+        sub = element.sub[1:] if isinstance(element, lp.Sym) and len(element.sub) >= 2 else ()
+        return "".join(sub) if sub and all(re.fullmatch(r"[a-z]+", p) for p in sub) else ""
+    den = parts[1]
+    if not isinstance(den, lp.Sym) or not den.sub or not all(re.fullmatch(r"[a-z]+", p) for p in den.sub[1:]):
+        return ""
+    if len(den.sub) >= 2:
+        return "".join(den.sub[1:])
+    same = _network_quantity((den.name, den.hat, ()), names.network) == heading
+    return den.sub[0] if same else ""  # one part: letters only if the name without it is the same quantity
+
+
 def _residual_quantity(lhs: str, inner: str, names) -> str:
     """``delta_NODE`` for ``\\delta_{z_{2b}}``, ``\\delta^{(z_{2b})}`` or a residual's name the student gave."""
     try:
@@ -291,6 +313,8 @@ class _Reader:
                 pass
             return None
         answer = Answer(heading, chain[-1], line, self.file)
+        if heading.startswith(("delta_", "dL/d")):
+            answer.letters = _lhs_letters(chain[0], heading, self.names)
         if not heading:
             answer.problem = (f"cannot tell which quantity '{chain[0][:80]}' is: write "
                               f"\\frac{{\\partial L}}{{\\partial \\theta_{{2b}}}}, \\delta_{{z_{{2b}}}}, or a layer's "
