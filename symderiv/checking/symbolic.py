@@ -66,12 +66,12 @@ _CONVENTIONS: dict = {}
 
 
 def _build_convention(quantity, size: int):
-    from symderiv.verification.check import _explicit_tables
+    from symderiv.verification.explicit import explicit_tables
     built = quantity.built
     free = set(quantity.free_symbols)
     symbols = {s for shape in (*built.shapes.values(), built.output.shape) for d in shape for s in d.free_symbols}
     sizes = {s: (size if s in free else 1) for s in symbols}
-    tables = _explicit_tables(built, sizes)
+    tables = explicit_tables(built, sizes)
 
     def array(name, shape):
         t = tables[name]

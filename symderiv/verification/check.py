@@ -2,9 +2,11 @@
 
 Brute force: at small concrete sizes, every argument element becomes its own
 scalar symbol, every definition is expanded into an explicit scalar
-expression, and SymPy differentiates that directly; the closed form, at the
-same concrete indices, must differ from it by something that simplifies to
-zero (``cancel`` first, ``simplify`` under a time limit).
+expression (:mod:`.explicit`), and SymPy differentiates it, element by element
+through the chain rule over the concrete scalars (:mod:`.chain`); the closed
+form, at the same concrete indices, must differ from it by something that
+simplifies to zero (50-digit points first, ``cancel`` and ``simplify`` under a
+time limit for small ones).
 
 Finite differences: on random float64 arrays, the closed form evaluated by
 the NumPy printer must match central differences of the forward pass.
@@ -18,16 +20,12 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symderiv.layers.indices import BINDERS, MaxOver, substitute
 from symderiv.simplification.guard import SimplificationTimeout, expression_size, time_limit
 from symderiv.simplification.steps import piecewise_to_steps
 from symderiv.verification.chain import chain_diff, depends_on
+from symderiv.verification.explicit import Chained, VerificationError, explicit, explicit_tables, table_key
 from symderiv.verification.forward import bind_arrays, forward_values
 from symderiv.verification.mp_eval import NotEvaluable, evaluate_at
-
-
-class VerificationError(AssertionError):
-    """A closed form disagrees with brute force or finite differences; the message says where."""
 
 
 @dataclass
@@ -116,135 +114,6 @@ def first_fit(symbols, shapes, values):
     raise ValueError(f"no small sizes make every axis a whole number >= 2: {shapes}")
 
 
-@dataclass
-class Chained:
-    """The elements of the definitions as symbols of their own (see :func:`_explicit_tables`)."""
-
-    own: dict  # name -> {index: element symbol} (or one symbol), for the arguments and the definitions
-    local: dict  # element symbol -> its expression in argument symbols and earlier element symbols
-    written_out: dict  # element symbol -> its explicit expression in the argument symbols
-
-
-def _explicit_tables(built, sizes, extra_bases=(), cut=None, wrt=None, chained: Chained | None = None):
-    """Scalar symbols for each argument element, explicit expressions for each definition.
-
-    ``chained`` (an empty :class:`Chained`) receives, for each element of each
-    intermediate and of the output, a symbol of its own and its local expression
-    in the argument symbols and the earlier elements' symbols (what
-    :func:`~.chain.chain_diff` differentiates); the tables still hold the
-    explicit expressions, those written out.
-    """
-    tables = {}
-    for base in [*built.bases.values(), *extra_bases]:
-        shape = _shape_of(built, base, sizes)
-        name = str(base.label if isinstance(base, sp.IndexedBase) else base)
-        spec = built.args.get(name)
-        if spec is not None and spec.distribution and base != wrt:  # one-hot rows: the closed forms may rely on Σ_k y_k = 1
-            tables[name] = {idx: sp.Integer(int(idx[-1] == sum(idx[:-1]) % shape[-1]))
-                            for idx in itertools.product(*map(range, shape))}
-            continue
-        if not shape:
-            tables[name] = sp.Symbol(name + "_", real=True)
-            continue
-        tables[name] = {idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
-                        for idx in itertools.product(*map(range, shape))}
-    if chained is None:  # each element of a definition written out
-        def element(definition, idx):
-            return _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, tables)
-        own = tables
-    else:  # each element of a definition a symbol of its own, with its local expression
-        own, local, inline = chained.own, chained.local, chained.written_out
-        own.update(tables)
-
-        def element(definition, idx):
-            symbol = sp.Dummy(f"{_key(definition.base)}_{'_'.join(map(str, idx))}", real=True)
-            local[symbol] = _explicit(definition.expr, dict(zip(definition.indices, idx)), sizes, own)
-            inline[symbol] = local[symbol].xreplace(inline)
-            return symbol
-    for definition in [*built.intermediates, built.output]:
-        shape = [int(s.xreplace(sizes)) for s in definition.shape]
-        name = _key(definition.base)
-        if definition.base == cut:  # a residual: this node's value is free, what follows depends on it
-            tables[name] = own[name] = {
-                idx: sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
-                for idx in itertools.product(*map(range, shape))} if shape else sp.Symbol(name + "_", real=True)
-            continue
-        own[name] = element(definition, ()) if not shape else {
-            idx: element(definition, idx) for idx in itertools.product(*map(range, shape))}
-        if chained is not None:
-            tables[name] = inline[own[name]] if not shape else {i: inline[v] for i, v in own[name].items()}
-    return tables
-
-
-def _shape_of(built, base, sizes):
-    for name, b in built.bases.items():
-        if b == base:
-            return [int(s.xreplace(sizes)) for s in built.shapes[name]]
-    return [int(s.xreplace(sizes)) for s in built.output.shape]  # an upstream gradient
-
-
-def _unrolled(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with every sum over concrete limits written out term by term (``Sum.doit`` without its search
-    for a closed form, which took most of the brute-force check's time); anything else left to ``doit``.
-
-    >>> x = sp.IndexedBase("x")
-    >>> k = sp.Idx("k", (0, 2))
-    >>> _unrolled(sp.Sum(x[k] * sp.KroneckerDelta(k, 1), (k, 0, 2)))
-    x[1]
-    """
-    if isinstance(expr, sp.Sum):
-        ranges = [(k, lo, hi) for k, lo, hi in expr.limits]
-        if not all(lo.is_Integer and hi.is_Integer for _, lo, hi in ranges):
-            return expr.doit()
-        terms = []
-        for values in itertools.product(*(range(int(lo), int(hi) + 1) for _, lo, hi in ranges)):
-            term = substitute(expr.function, {k: sp.Integer(v) for (k, _, _), v in zip(ranges, values)})
-            terms.append(_unrolled(term))
-        total = sp.Add(*terms)
-        return total.doit() if total.has(sp.Idx) else total
-    if isinstance(expr, BINDERS) and expr.bound.lower.is_Integer and expr.bound.upper.is_Integer:
-        body, k, *rest = expr.args
-        values = [_unrolled(substitute(body, {k: sp.Integer(v)}))
-                  for v in range(int(k.lower), int(k.upper) + 1)]
-        if isinstance(expr, MaxOver):  # Σ_k v_k·[v_k is the first largest]: the maximum, without Max's own search
-            return sp.Add(*[v * _first_largest(values, at) for at, v in enumerate(values)])
-        j = _unrolled(rest[0])
-        if not j.is_Integer:
-            return expr.func(_unrolled(body), k, j)
-        return _first_largest(values, int(j) - int(k.lower))
-    if not expr.args or isinstance(expr, (sp.Idx, sp.Indexed, sp.IndexedBase)):
-        return expr.doit() if isinstance(expr, sp.Indexed) else expr
-    args = [_unrolled(a) for a in expr.args]
-    return expr.func(*args) if args != list(expr.args) else expr
-
-
-def _first_largest(values, at) -> sp.Expr:
-    """``[values[at] is the first largest]``: above every earlier value, not below any later one."""
-    return sp.Mul(*[sp.Heaviside(values[at] - v, 0) for v in values[:at]],
-                  *[sp.Heaviside(values[at] - v, 1) for v in values[at + 1:]])
-
-
-def _explicit(expr, index_values, sizes, tables):
-    """``expr`` at concrete indices and sizes, with every element replaced from ``tables``."""
-    concrete = _unrolled(substitute(expr, index_values).xreplace(sizes))
-
-    def element(e):
-        table = tables.get(_key(e.base))
-        if table is None:
-            raise VerificationError(f"brute force: no values for {e.base}")
-        return table[tuple(int(i) for i in e.indices)]
-
-    concrete = concrete.replace(lambda e: isinstance(e, sp.Indexed), element)
-    scalars = {s: tables[_key(s)] for s in concrete.free_symbols if _key(s) in tables
-               and isinstance(tables[_key(s)], sp.Expr)}
-    return concrete.xreplace(scalars)
-
-
-def _key(base) -> str:
-    """Tables are keyed by name: substituting sizes changes an IndexedBase's shape, not its name."""
-    return str(base.label if isinstance(base, sp.IndexedBase) else base)
-
-
 def _is_zero(got, expected, seconds: float, rng) -> str | None:
     """How ``got == expected`` was shown ("symbolic" or "numeric"), or None if they differ.
 
@@ -294,15 +163,15 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
     built = derivation.context.built
     upstream_base = derivation.upstream.base if isinstance(derivation.upstream, sp.Indexed) else derivation.upstream
     chained = Chained({}, {}, {})
-    tables = _explicit_tables(built, sizes, [upstream_base] if upstream_base is not None else [],
+    tables = explicit_tables(built, sizes, [upstream_base] if upstream_base is not None else [],
                               cut=derivation.cut,
                               wrt=derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt,
                               chained=chained)
     local, depends = chained.local, depends_on(chained.local)
-    out_own = chained.own[_key(built.output.base)]
+    out_own = chained.own[table_key(built.output.base)]
     wrt_base = derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt
-    wrt_table = tables[_key(wrt_base)]
-    out_table = tables[_key(built.output.base)]
+    wrt_table = tables[table_key(wrt_base)]
+    out_table = tables[table_key(built.output.base)]
     entries = list(itertools.product(*[range(int((a.upper + 1).xreplace(sizes))) for a in derivation.axes]))
     rng = np.random.default_rng(0)
     if len(entries) > max_entries:
@@ -322,10 +191,10 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
         if derivation.kind != "vjp":
             expected = d(out_idx).xreplace(chained.written_out)
         else:  # vjp: Σ_out g[out] d out / d wrt
-            g = tables[_key(upstream_base)]
+            g = tables[table_key(upstream_base)]
             expected = sp.Add(*[(g[o] if isinstance(g, dict) else g) * d(o)
                                 for o, _ in pairs if variable in readers[o]]).xreplace(chained.written_out)
-        got = _explicit(derivation.expr, dict(zip(derivation.axes, entry)), sizes, tables)
+        got = explicit(derivation.expr, dict(zip(derivation.axes, entry)), sizes, tables)
         verdict = _is_zero(got, expected, seconds, rng)
         if verdict is None:
             where = ", ".join(f"{a}={v}" for a, v in zip(derivation.axes, entry))
@@ -369,7 +238,7 @@ def finite_difference_check(derivation, sizes, seed: int = 0, step: float = 1e-6
     closed = derivation.evaluate(**arrays)
     wrt_base = derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt
     wrt_name = next((n for n, b in built.bases.items() if b == wrt_base), None)
-    upstream_name = None if derivation.upstream is None else _key(
+    upstream_name = None if derivation.upstream is None else table_key(
         derivation.upstream.base if isinstance(derivation.upstream, sp.Indexed) else derivation.upstream)
     if wrt_name is not None:
         base_value = np.array(arrays[wrt_name], dtype=float)
