@@ -215,3 +215,17 @@ def test_a_network_answer_uses_the_index_letters_its_left_hand_side_gives():
     answers = read_submission(text, "letters.md")
     assert [a.letters for a in answers] == ["u", "u", "uv", "iu", ""]
     assert [grade(a).status for a in answers] == ["correct", "correct", "wrong", "correct", "wrong"]
+
+
+def test_mu_b_before_a_closing_brace_and_a_sample_as_a_column_vector():
+    """``\\frac{x_i - \\mu_B}{...}``: the closing brace after ``\\mu_B`` was taken as part of its subscript (the
+    formula became unreadable); ``\\sum_i \\delta^{(i)} x^{(i)T}`` in a batch-major file is a sum of outer products
+    of column vectors, as mathematics writes a sample (it was read with rows: "shapes do not fit")."""
+    text = "\n\n".join([
+        "1.1.(i)",
+        r"$$\frac{\partial y_i}{\partial \gamma} = \frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}$$",
+        r"$$\frac{\partial L}{\partial \theta_{1b}} = \sum_{i=1}^{m} \delta_{z_{1b}}^{(i)} x^{(i)T}$$",
+        r"$$\frac{\partial L}{\partial \theta_{1b}} = \sum_{i=1}^{m} x^{(i)} \delta_{z_{1b}}^{(i)T}$$",
+    ])
+    assert normalize(r"\frac{x - \mu_B}{s} + \mu_{B}") == r"\frac{x - \mu}{s} + \mu"
+    assert [grade(a).status for a in read_submission(text, "samples.md")] == ["correct", "correct", "wrong"]

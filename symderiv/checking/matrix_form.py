@@ -19,9 +19,9 @@ The per-sample column convention (``Instance.columns``, made by :func:`as_column
 every batch array is transposed (``x`` is ``(n_x, m)``, a residual ``n × m``; weights
 keep their ``(out, in)`` layout), a vector broadcasts as a column, ``\\oplus`` stacks
 along the first axis and ``\\sum_i X`` sums the columns. In both conventions a sample
-superscript ``X^{(i)}`` under ``\\sum_i`` is sample ``i`` as a column ``(n, 1)`` (columns)
-or a row ``(1, n)`` (batch-major), so ``\\sum_i \\delta^{(i)} x^{(i)T}`` is a sum of outer
-products.
+superscript ``X^{(i)}`` under ``\\sum_i`` is sample ``i`` as a column vector ``(n, 1)``, as
+mathematics writes a sample (the batch-major data matrix has the rows ``x^{(i)T}``), so
+``\\sum_i \\delta^{(i)} x^{(i)T}`` is a sum of outer products in both.
 
 Shapes that do not fit raise :class:`ShapeMismatch`, which the grader reports as a
 wrong answer (the formula is not even the right size); a name the convention does
@@ -161,7 +161,7 @@ def _array(sym: lp.Sym, inst, error, samples: dict):
             raise ShapeMismatch(f"{_describe(sym)} has no samples to take ({sym.sample}) from (shape "
                                 f"{value.shape})", sym.pos)
         k = samples[sym.sample] - 1
-        return value[:, k:k + 1] if inst.columns else value[k:k + 1, :]
+        return value[:, k:k + 1] if inst.columns else value[k:k + 1, :].T  # a sample is a column vector
     if key in inst.table:
         return np.asarray(inst.table[key], dtype=float)
     if not sym.sub and not sym.hat and sym.sup is None and sym.name in inst.scalars:

@@ -73,7 +73,7 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\delta_\{\s*([a-z])\s*,\s*([a-z])\s*\}", r"\\delta_{\1\2}", text)
     text = re.sub(r"(?<![\\A-Za-z])(log|ln|exp)(?![A-Za-z])", r"\\\1", text)
     text = re.sub(r"(?<![\\A-Za-z{])(sgn|sign)(?![A-Za-z])", r"\\operatorname{sgn}", text)
-    text = re.sub(r"\\(mu|sigma)_\{?B\}?(?![A-Za-z0-9])", r"\\\1", text)
+    text = re.sub(r"\\(mu|sigma)_(?:\{\s*B\s*\}|B)(?![A-Za-z0-9])", r"\\\1", text)  # _B or _{B}, never a brace more
     # ||v||^2_2 / \|v\|_2^2: the squared Euclidean norm of a vector, as a sum over its entries
     text = re.sub(r"(?:\|\||\\\|)\s*([^|]+?)\s*(?:\|\||\\\|)\s*(?:\^\s*\{?2\}?\s*_\s*\{?2\}?|_\s*\{?2\}?\s*\^\s*\{?2\}?)",
                   lambda m: r"\sum_{k} (" + re.sub(r"_\{?([A-Za-z0-9]+)\}?$", r"_{\1,k}", m.group(1)) + ")^2", text)
