@@ -229,3 +229,13 @@ def test_mu_b_before_a_closing_brace_and_a_sample_as_a_column_vector():
     ])
     assert normalize(r"\frac{x - \mu_B}{s} + \mu_{B}") == r"\frac{x - \mu}{s} + \mu"
     assert [grade(a).status for a in read_submission(text, "samples.md")] == ["correct", "correct", "wrong"]
+
+
+def test_a_sentences_full_stop_or_comma_at_the_end_of_a_row_is_not_math():
+    """``... & \\text{if } i \\neq j. \\end{cases}`` was unreadable ('expected a term, found .')."""
+    softmax = (r"\begin{cases} g_j \cdot (1 - g_j) & \text{if } i = j, \\ -\, g_i \, g_j & \text{if } i \neq j. "
+               r"\end{cases}")
+    assert normalize(softmax).endswith(r"\text{if } i \neq j \end{cases}") and normalize("x_i.") == "x_i"
+    assert normalize(r"0,i \neq j \lor r_{j}<p") == r"0,i \neq j \lor r_{j}<p"  # a comma inside a row stays
+    (answer,) = read_submission("1.3.(ii)\n$$\\frac{\\partial g_j}{\\partial z_i} = " + softmax + "$$", "stop.md")
+    assert grade(answer).status == "correct"

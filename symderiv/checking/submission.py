@@ -68,6 +68,7 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\hat\s*\{\s*(\\?[A-Za-z]+)\s*_\s*(\{[^{}]*\}|[A-Za-z0-9])\s*\}", r"\\hat{\1}_\2", text)
     text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
+    text = re.sub(r"\s*[.,;](?=\s*(?:\\\\|\\end\s*\{|$))", "", text.rstrip())  # a sentence's stop, not math
     text = re.sub(r"\\bigodot\b", r"\\odot", text)
     text = re.sub(r"\\(?:boldsymbol|mathbf|bm|mathcal)\s*\{\s*(\\?[A-Za-z]+)\s*\}", r"\1", text)  # bold θ is θ, 𝓛 is L
     text = re.sub(r"\\delta_\{\s*([a-z])\s*,\s*([a-z])\s*\}", r"\\delta_{\1\2}", text)
