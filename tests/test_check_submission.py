@@ -239,3 +239,21 @@ def test_a_sentences_full_stop_or_comma_at_the_end_of_a_row_is_not_math():
     assert normalize(r"0,i \neq j \lor r_{j}<p") == r"0,i \neq j \lor r_{j}<p"  # a comma inside a row stays
     (answer,) = read_submission("1.3.(ii)\n$$\\frac{\\partial g_j}{\\partial z_i} = " + softmax + "$$", "stop.md")
     assert grade(answer).status == "correct"
+
+
+def test_a_weight_block_written_after_the_subscript():
+    """``\\theta_{2b}^{a}`` is the block ``\\theta^{a}_{2b}`` (it was read as a power of an unknown array a)."""
+    assert normalize(r"\left(\theta_{2b}^{a}\right)^T") == r"\left(\theta^{a}_{2b}\right)^T"
+    assert normalize(r"\theta_{2b}^{T} x") == r"\theta_{2b}^{T} x"  # a transpose stays one
+    (answer,) = read_submission(r"$$\frac{\partial L}{\partial \hat{y}_a} = \frac{1}{m}(\hat{y}_a - y_a) + "
+                                r"\delta_{z_{2b}} \theta_{2b}^{a}$$", "block.md")
+    assert grade(answer).status == "correct"
+
+
+def test_a_capital_letter_in_matrix_form_is_the_batch_matrix_of_that_array():
+    """``\\hat{Y}_b - Y_b``: the batch matrices of \\hat{y}_b and y_b (they were unknown arrays); a capital that is
+    an array of its own (the mask M) keeps its meaning."""
+    right = r"$$\delta_{z_{2b}} = \frac{1}{m}\left(\hat{Y}_b - Y_b\right)$$"
+    mask = r"$$\frac{\partial L}{\partial a_{1a}} = \frac{M \odot \delta_{d_{1a}}}{1-p}$$"
+    graded = [grade(a).status for a in read_submission(right + "\n\n" + mask, "capitals.md")]
+    assert graded == ["correct", "correct"]

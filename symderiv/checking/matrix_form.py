@@ -151,6 +151,9 @@ def _sample_sum(node, inst, error, samples: dict, m: int):
 
 def _array(sym: lp.Sym, inst, error, samples: dict):
     key = (sym.name, sym.hat, ",".join(sym.sub) or None, sym.sup)
+    lower = (sym.name.lower(), *key[1:])
+    if key not in inst.table and len(sym.name) == 1 and sym.name.isupper() and lower in inst.table:
+        key = lower  # \hat{Y}_b, X: the batch matrix of \hat{y}_b, x, as linear algebra writes it
     if key in inst.table and sym.sample is not None:
         value, m = np.asarray(inst.table[key], dtype=float), inst.scalars["m"]
         if sym.sample not in samples:

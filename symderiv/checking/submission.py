@@ -70,6 +70,8 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
     text = re.sub(r"\s*[.,;](?=\s*(?:\\\\|\\end\s*\{|$))", "", text.rstrip())  # a sentence's stop, not math
     text = re.sub(r"\\bigodot\b", r"\\odot", text)
+    # \theta_{2b}^{a}: the block of a weight matrix at a concatenation, written after the subscript (no power)
+    text = re.sub(r"\\theta\s*_\s*(\{[^{}]*\}|\w)\s*\^\s*\{\s*([a-z])\s*\}", r"\\theta^{\2}_\1", text)
     text = re.sub(r"\\(?:boldsymbol|mathbf|bm|mathcal)\s*\{\s*(\\?[A-Za-z]+)\s*\}", r"\1", text)  # bold θ is θ, 𝓛 is L
     text = re.sub(r"\\delta_\{\s*([a-z])\s*,\s*([a-z])\s*\}", r"\\delta_{\1\2}", text)
     text = re.sub(r"(?<![\\A-Za-z])(log|ln|exp)(?![A-Za-z])", r"\\\1", text)
