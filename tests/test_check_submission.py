@@ -153,6 +153,7 @@ def test_another_assignment_from_a_toml_file(tmp_path, capsys, monkeypatch):
 SIDE_BY_SIDE = r"""**1.1 Batch norm**
 
 $$\frac{\partial y_i}{\partial \gamma} = \hat{x}_i, \qquad \frac{\partial y_i}{\partial \beta} = \hat{x}_i$$
+$$\frac{\partial y_i}{\partial \gamma} = \hat{x}_i \quad \text{and} \quad \frac{\partial y_i}{\partial \beta} = 1$$
 
 **1.2 Dropout**
 
@@ -179,11 +180,13 @@ def test_equations_side_by_side_and_conditions_joined_by_commas(tmp_path):
     assert [(r.answer.line, r.answer.quantity, r.status) for r in results] == [
         (3, "batchnorm: dy_i/dgamma", "correct"),
         (3, "batchnorm: dy_i/dbeta", "wrong"),
-        (7, "dropout: dy_j/dx_i", "correct"),
-        (8, "dropout: dy_j/dx_i", "wrong"),           # r_j < p: the dropped units
-        (14, "delta_z_2b", "correct"),
-        (14, "dL/dtheta_2b", "correct"),              # columns: delta c^T
-        (16, "dL/dtheta_2b", "wrong"),                # c^T delta: the shapes do not fit
+        (4, "batchnorm: dy_i/dgamma", "correct"),     # \quad \text{and} \quad between the two
+        (4, "batchnorm: dy_i/dbeta", "correct"),
+        (8, "dropout: dy_j/dx_i", "correct"),
+        (9, "dropout: dy_j/dx_i", "wrong"),           # r_j < p: the dropped units
+        (15, "delta_z_2b", "correct"),
+        (15, "dL/dtheta_2b", "correct"),              # columns: delta c^T
+        (17, "dL/dtheta_2b", "wrong"),                # c^T delta: the shapes do not fit
     ], [(r.answer.line, r.answer.quantity, r.status, r.message[:60]) for r in results]
 
 

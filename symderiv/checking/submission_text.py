@@ -53,7 +53,8 @@ def side_by_side(row: str) -> list[tuple[str, int]]:
     (``\\quad \\text{for every sample}``) is left out."""
     merged: list[tuple[str, int]] = []
     for piece, offset in _split_at(row, _SIDE_BY_SIDE):
-        if _WORDS_ONLY.match(piece):  # '\quad \text{for every sample}': a remark beside the equation, not in it
+        # nothing between two separators (\quad \text{and} \quad), or a remark in words beside the equation
+        if not piece.strip() or _WORDS_ONLY.match(piece):
             continue
         if merged and len(top_level_split(piece, "=")) < 2:
             start = merged.pop()[1]
