@@ -260,3 +260,10 @@ def test_a_capital_letter_in_matrix_form_is_the_batch_matrix_of_that_array():
     mask = r"$$\frac{\partial L}{\partial a_{1a}} = \frac{M \odot \delta_{d_{1a}}}{1-p}$$"
     graded = [grade(a).status for a in read_submission(right + "\n\n" + mask, "capitals.md")]
     assert graded == ["correct", "correct"]
+
+
+def test_an_indicator_with_set_braces():
+    """``\\mathbb{1}\\{r_j \\geq p\\}`` (it was unreadable: only [..], {..} and (..) were read)."""
+    (answer,) = read_submission("1.2.(i)\n$$\\frac{\\partial y_j}{\\partial x_i} = \\delta_{ij} "
+                                "\\frac{\\mathbb{1}\\{r_j \\ge p\\}}{1-p}$$", "braces.md")
+    assert grade(answer).status == "correct"

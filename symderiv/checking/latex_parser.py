@@ -165,7 +165,7 @@ class Parser(Constructs):
 
     def starts_factor(self) -> bool:
         tok = self.peek()
-        if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right", r"\oplus") \
+        if tok is None or tok in ("+", "-", "}", ")", "]", "&", "\\\\", ",", "|", r"\end", r"\right", r"\oplus", r"\}") \
                 or tok in _RELATIONS or tok in _OR or tok in _AND or tok in ("=",):
             return False
         return not (tok.startswith("\\") and tok[1:] in ("text", "mathrm") and self._is_text_word())
@@ -267,8 +267,8 @@ class Parser(Constructs):
                     cond = self.condition()
                     self.take("}")
                     return Iverson(cond, pos=pos)
-                if self.peek() == "{" or self.peek() == "(":
-                    closing = "}" if self.take() == "{" else ")"
+                if self.peek() in ("{", "(", "\\{"):  # \mathbb{1}\{r_j \geq p\}: the set-brace form too
+                    closing = {"{": "}", "(": ")", "\\{": "\\}"}[self.take()]
                     cond = self.condition()
                     self.take(closing)
                     return Iverson(cond, pos=pos)
