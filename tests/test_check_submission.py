@@ -267,3 +267,15 @@ def test_an_indicator_with_set_braces():
     (answer,) = read_submission("1.2.(i)\n$$\\frac{\\partial y_j}{\\partial x_i} = \\delta_{ij} "
                                 "\\frac{\\mathbb{1}\\{r_j \\ge p\\}}{1-p}$$", "braces.md")
     assert grade(answer).status == "correct"
+
+
+def test_a_label_after_a_word_and_cases_written_as_an_array():
+    """``## 问题 1.1`` (or "Question 1.1") is the question label 1.1 (its answers were unreadable: no layer), and
+    ``\\left\\{\\begin{array}{ll} ... \\end{array}\\right.`` is a cases environment (unreadable before; its final
+    ``\\right.`` is not a sentence's full stop)."""
+    text = ("## 问题 1.1\n$$\\frac{\\partial y_i}{\\partial\\gamma}=\\hat{x}_i$$\n"
+            "### Question 1.3\n$$\\frac{\\partial g_j}{\\partial z_i}=\\left\\{\\begin{array}{ll} g_i(1-g_i) & i=j \\\\ "
+            "-g_ig_j & i\\neq j\\end{array}\\right.$$\n")
+    answers = read_submission(text, "labels.md")
+    assert [(a.quantity, grade(a).status) for a in answers] == [("batchnorm: dy_i/dgamma", "correct"),
+                                                                ("softmax: dg_j/dz_i", "correct")]

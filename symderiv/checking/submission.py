@@ -50,7 +50,8 @@ _KEYWORDS = [(re.compile(r"batch[\s-]*norm|" + _EDGE + "BN" + _END + "|批归一
               "batchnorm"),
              (re.compile(r"dropout|丢弃", re.IGNORECASE), "dropout"), (re.compile(r"soft-?max", re.IGNORECASE), "softmax"),
              (re.compile(_EDGE + "relu" + _END, re.IGNORECASE), "relu")]
-_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
+_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*(?:(?:问题|题目|习题|第|Question|Problem|Exercise|Q)\s*)?"  # 问题 1.1
+                    r"(\d+(?:\.\d+)+|\d+(?=\.?\s*\(\s*[ivx]+\s*\)))\.?\s*(?:\(\s*([ivx]+)\s*\))?")
 _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
 
@@ -68,7 +69,10 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\hat\s*\{\s*(\\?[A-Za-z]+)\s*_\s*(\{[^{}]*\}|[A-Za-z0-9])\s*\}", r"\\hat{\1}_\2", text)
     text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
-    text = re.sub(r"\s*[.,;](?=\s*(?:\\\\|\\end\s*\{|$))", "", text.rstrip())  # a sentence's stop, not math
+    # \left\{ \begin{array}{ll} ... \end{array} \right. : cases written as an array
+    text = re.sub(r"\\left\s*\\\{\s*\\begin\s*\{array\}\s*\{[lcr|]*\}(.*?)\\end\s*\{array\}\s*\\right\s*\.",
+                  r"\\begin{cases}\1\\end{cases}", text, flags=re.DOTALL)
+    text = re.sub(r"(?<!\\right)\s*[.,;](?=\s*(?:\\\\|\\end\s*\{|$))", "", text.rstrip())  # a sentence's stop
     text = re.sub(r"\\bigodot\b", r"\\odot", text)
     # \theta_{2b}^{a}: the block of a weight matrix at a concatenation, written after the subscript (no power)
     text = re.sub(r"\\theta\s*_\s*(\{[^{}]*\}|\w)\s*\^\s*\{\s*([a-z])\s*\}", r"\\theta^{\2}_\1", text)
