@@ -279,3 +279,11 @@ def test_a_label_after_a_word_and_cases_written_as_an_array():
     answers = read_submission(text, "labels.md")
     assert [(a.quantity, grade(a).status) for a in answers] == [("batchnorm: dy_i/dgamma", "correct"),
                                                                 ("softmax: dg_j/dz_i", "correct")]
+
+
+def test_a_shape_said_beside_the_formula_is_not_part_of_it():
+    """``\\delta_{z_{1b}}^T x \\in \\mathbb{R}^{n_{1b} \\times n_x}`` (unreadable before: 'expected a term, found \\in')."""
+    assert normalize(r"\delta^T x \in \mathbb{R}^{n_{1b} \times n_x}") == r"\delta^T x"
+    (answer,) = read_submission(r"$$\frac{\partial L}{\partial \theta_{1b}} = \delta_{z_{1b}}^T x \in "
+                                r"\mathbb{R}^{n_{1b} \times n_x}$$", "shape.md")
+    assert grade(answer).status == "correct"

@@ -69,6 +69,9 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\hat\s*\{\s*(\\?[A-Za-z]+)\s*_\s*(\{[^{}]*\}|[A-Za-z0-9])\s*\}", r"\\hat{\1}_\2", text)
     text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
+    # '... \in \mathbb{R}^{n \times m}' at the end: the shape said beside the formula, not part of it
+    text = re.sub(r"\s*\\in\s*\\mathbb\s*\{\s*R\s*\}\s*(?:\^\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}|\w))?\s*[.,;]?\s*$", "",
+                  text)
     # \left\{ \begin{array}{ll} ... \end{array} \right. : cases written as an array
     text = re.sub(r"\\left\s*\\\{\s*\\begin\s*\{array\}\s*\{[lcr|]*\}(.*?)\\end\s*\{array\}\s*\\right\s*\.",
                   r"\\begin{cases}\1\\end{cases}", text, flags=re.DOTALL)
