@@ -287,3 +287,14 @@ def test_a_shape_said_beside_the_formula_is_not_part_of_it():
     (answer,) = read_submission(r"$$\frac{\partial L}{\partial \theta_{1b}} = \delta_{z_{1b}}^T x \in "
                                 r"\mathbb{R}^{n_{1b} \times n_x}$$", "shape.md")
     assert grade(answer).status == "correct"
+
+
+def test_a_spaced_block_row_of_arrays_is_their_concatenation():
+    """``\\delta^T [n_{1b} \\;\\; \\hat{y}_a]`` is read as ``n_{1b} \\oplus \\hat{y}_a`` (it was read as a product and a
+    right answer marked wrong: 'shapes do not fit'); an Iverson bracket or a bracketed sum is not a block row."""
+    assert normalize(r"\left[ n_{1b} \;\; \hat{y}_a \right]") == r"(n_{1b} \oplus \hat{y}_a)"
+    for kept in (r"[z_{1a} > 0]", r"[i = j]", r"\left[ m \delta_{ij} - 1 \right]"):
+        assert normalize(kept) == kept
+    (answer,) = read_submission(r"$$\frac{\partial L}{\partial \theta_{2b}} = \delta_{z_{2b}}^{\top} "
+                                r"\left[ n_{1b} \;\; \hat{y}_a \right]$$", "block_row.md")
+    assert grade(answer).status == "correct"

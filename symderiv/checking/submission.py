@@ -56,6 +56,12 @@ _BLOCK = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.DOTALL)
 _HTML = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
+_ARRAY_TOKEN = r"(?:\\hat\s*\{\s*\w+\s*\}|\\?[A-Za-z]+)(?:_(?:\{(?:[^{}]|\{[^{}]*\})*\}|\w))?"
+_BLOCK_SEP = re.compile(r"\s*(?:\\[;,: ]|\\q?quad\b|,)(?:\s*(?:\\[;,: ]|\\q?quad\b))*\s*")
+_BLOCK_ROW = re.compile(r"(?:\\left\s*)?\[\s*(" + _ARRAY_TOKEN + r"(?:" + _BLOCK_SEP.pattern + _ARRAY_TOKEN
+                        + r")+)\s*(?:\\right\s*)?\]")
+
+
 def normalize(latex: str) -> str:
     """The notation variants of real submissions rewritten into the checker's grammar.
 
@@ -69,6 +75,8 @@ def normalize(latex: str) -> str:
     text = re.sub(r"\\hat\s*\{\s*(\\?[A-Za-z]+)\s*_\s*(\{[^{}]*\}|[A-Za-z0-9])\s*\}", r"\\hat{\1}_\2", text)
     text = re.sub(r"\\Sigma\s*\^\s*(\{[^{}]*\}|\w)\s*_\s*(\{[^{}]*\}|\w)", r"\\sum_\2^\1", text)
     text = re.sub(r"\\Sigma\s*(?=[_^])", r"\\sum", text)
+    # [n_{1b} \;\; \hat{y}_a] (a block row of arrays, spaced or comma-separated) is their concatenation
+    text = _BLOCK_ROW.sub(lambda m: "(" + r" \oplus ".join(_BLOCK_SEP.split(m.group(1).strip())) + ")", text)
     # '... \in \mathbb{R}^{n \times m}' at the end: the shape said beside the formula, not part of it
     text = re.sub(r"\s*\\in\s*\\mathbb\s*\{\s*R\s*\}\s*(?:\^\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}|\w))?\s*[.,;]?\s*$", "",
                   text)
