@@ -13,27 +13,13 @@ _CJK_TEXT = re.compile(r"\\text\s*\{[^{}]*[\u4e00-\u9fff]")
 
 
 def top_level_split(text: str, sep: str) -> list[tuple[str, int]]:
-    """Pieces of ``text`` between top-level ``sep`` (outside braces, brackets and environments), with offsets."""
-    pieces, depth, env, start, i = [], 0, 0, 0, 0
-    while i < len(text):
-        if text.startswith(r"\begin", i):
-            env += 1
-        elif text.startswith(r"\end", i):
-            env -= 1
-        if depth == 0 and env <= 0 and text.startswith(sep, i) and not (sep == "=" and text.startswith("==", i)):
-            pieces.append((text[start:i], start))
-            i += len(sep)
-            start = i
-            continue
-        ch = text[i]
-        if ch == "\\" and not text.startswith(sep, i):
-            i += 2
-            continue
-        depth += ch in "{[("
-        depth -= ch in "}])"
-        i += 1
-    pieces.append((text[start:], start))
-    return pieces
+    """Pieces of ``text`` between top-level ``sep`` (outside braces, brackets and environments), with offsets;
+    ``=`` does not split at the first of ``==``.
+
+    >>> top_level_split(r"a = \\frac{b}{c=d} = e", "=")
+    [('a ', 0), (' \\\\frac{b}{c=d} ', 3), (' e', 19)]
+    """
+    return _split_at(text, re.compile("=(?!=)" if sep == "=" else re.escape(sep)))
 
 
 def strip_environment(block: str) -> str:
@@ -71,13 +57,13 @@ def _split_at(text: str, pattern: re.Pattern) -> list[tuple[str, int]]:
             env += 1
         elif text.startswith(r"\end", i):
             env -= 1
-        match = pattern.match(text, i) if depth == 0 and env <= 0 else None
-        if match and match.end() > i:
+        match = pattern.match(text, i)
+        if match and match.end() > i and depth == 0 and env <= 0:
             out.append((text[start:i], start))
             i = start = match.end()
             continue
         ch = text[i]
-        if ch == "\\":
+        if ch == "\\" and not match:  # an escape such as \{ (a separator that starts with \ is not one)
             i += 2
             continue
         depth += (ch in "{[(") - (ch in "}])")
