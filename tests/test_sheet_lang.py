@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from test_sheet import require_latexmk
-from test_sheet_steps import Soft_Plus
+from test_sheet_steps import softplus_network
 
 import symderiv as sd
 from symderiv.cli import main
@@ -47,17 +47,7 @@ def test_a_missing_phrase_is_an_error_not_english_in_a_chinese_sheet():
 
 
 def test_a_users_layer_keeps_its_own_words_and_the_sheet_says_whose_it_is():
-    sd.register_layer(Soft_Plus)
-    net = sd.Network("softplus")
-    net.sizes("n_x", "n_y")
-    net.input("x", "m, n_x")
-    net.input("y", "m, n_y")
-    net.param("W", "n_y, n_x")
-    net.param("c", "n_y")
-    net.node("z", "linear", x="x", theta="W", b="c")
-    net.node("a", "soft_plus", x="z")
-    net.node("loss", "mse", yhat="a", y="y")
-    net.loss("loss")
+    net = softplus_network()
     tex = render_sheet(net, "zh")
     assert r"层 Soft\_Plus（本网络自定义的层）" in tex and "Soft_Plus" not in tex
 

@@ -10,6 +10,7 @@ import pytest
 import sympy as sp
 
 import symderiv as sd
+from symderiv.checking.submission_text import top_level_split
 from symderiv.emitting.compile_latex import compile_pdf
 from symderiv.emitting.sheet import render_sheet, sheet_data
 
@@ -82,7 +83,8 @@ class Soft_Plus(sd.Layer):  # a user's class name with an underscore, a LaTeX sp
         return lambda i, u: sp.log(1 + sp.exp(x[i, u]))
 
 
-def test_a_users_layer_name_is_escaped_everywhere():
+def softplus_network() -> sd.Network:
+    """A small network through the user layer :class:`Soft_Plus` (registered here)."""
     sd.register_layer(Soft_Plus)
     net = sd.Network("softplus")
     net.sizes("n_x", "n_y")
@@ -94,7 +96,11 @@ def test_a_users_layer_name_is_escaped_everywhere():
     net.node("a", "soft_plus", x="z")
     net.node("loss", "mse", yhat="a", y="y")
     net.loss("loss")
-    tex = render_sheet(net)
+    return net
+
+
+def test_a_users_layer_name_is_escaped_everywhere():
+    tex = render_sheet(softplus_network())
     assert "Soft_Plus" not in tex and r"Soft\_Plus" in tex
 
 
@@ -110,19 +116,6 @@ def test_example_networks_sheets_compile_with_their_own_layers(name, tmp_path):
         assert rf"\subsection*{{{layer.title}}}" in tex.read_text(), layer.op
 
 
-def _subscript_list(text: str) -> list[str]:
-    """``j,w_{1},w_{2}`` as ``["j", "w_{1}", "w_{2}"]`` (commas at brace depth 0)."""
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += (ch == "{") - (ch == "}")
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*parts, current]
-
-
 @pytest.mark.parametrize("name", ["cnn", "transformer"])
 def test_the_chain_rule_sums_over_distinct_letters_none_of_them_the_differentiated_elements(name):
     """A consumer with several feature axes gets one letter per axis (``j, w_1, w_2, w_3``), none of them a letter
@@ -132,7 +125,7 @@ def test_the_chain_rule_sums_over_distinct_letters_none_of_them_the_differentiat
     assert len(chains) >= 5, chains
     for line in chains:
         summed = re.match(r" &= \\sum_\{((?:[^{}]|\{[^{}]*\})*)\}", line).group(1)
-        letters = _subscript_list(summed)
+        letters = [piece for piece, _ in top_level_split(summed, ",")]
         assert len(letters) == len(set(letters)), line
         denominator = re.search(r"\}\{\\partial (.*?\})\}", line).group(1)  # the element differentiated against
         own = re.search(r"_\{(?:[^{},]*,)?([a-z]+)\}$", denominator).group(1)
