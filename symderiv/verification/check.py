@@ -169,31 +169,26 @@ def brute_force_check(derivation, sizes, max_entries: int = 64, seconds: float =
                               chained=chained)
     local, depends = chained.local, depends_on(chained.local)
     out_own = chained.own[table_key(built.output.base)]
+    outputs = out_own if isinstance(out_own, dict) else {(): out_own}  # output index -> its element symbol
     wrt_base = derivation.wrt.base if isinstance(derivation.wrt, sp.Indexed) else derivation.wrt
     wrt_table = tables[table_key(wrt_base)]
-    out_table = tables[table_key(built.output.base)]
     entries = list(itertools.product(*[range(int((a.upper + 1).xreplace(sizes))) for a in derivation.axes]))
     rng = np.random.default_rng(0)
     if len(entries) > max_entries:
         entries = [entries[i] for i in sorted(rng.choice(len(entries), max_entries, replace=False))]
     n_out = len(built.output.indices) if derivation.kind == "jacobian" else 0
     how = {"symbolic": 0, "numeric": 0}
-    pairs = out_table.items() if isinstance(out_table, dict) else [((), out_table)]
-    readers = {o: v.free_symbols for o, v in pairs}  # which outputs an element can change at all
     for entry in entries:
         out_idx, wrt_idx = entry[:n_out], entry[n_out:]
         variable = wrt_table[wrt_idx] if isinstance(wrt_table, dict) else wrt_table
         memo: dict = {}  # the total derivative of each element with respect to this variable, once
-
-        def d(o, variable=variable, memo=memo):
-            own = out_own[o] if isinstance(out_own, dict) else out_own
-            return chain_diff(own, variable, local, memo, depends)
         if derivation.kind != "vjp":
-            expected = d(out_idx).xreplace(chained.written_out)
-        else:  # vjp: Σ_out g[out] d out / d wrt
+            expected = chain_diff(outputs[out_idx], variable, local, memo, depends)
+        else:  # vjp: Σ_out g[out] d out / d wrt, over the outputs the variable can change at all
             g = tables[table_key(upstream_base)]
-            expected = sp.Add(*[(g[o] if isinstance(g, dict) else g) * d(o)
-                                for o, _ in pairs if variable in readers[o]]).xreplace(chained.written_out)
+            expected = sp.Add(*[(g[o] if isinstance(g, dict) else g) * chain_diff(own, variable, local, memo, depends)
+                                for o, own in outputs.items() if variable in depends[own]])
+        expected = expected.xreplace(chained.written_out)
         got = explicit(derivation.expr, dict(zip(derivation.axes, entry)), sizes, tables)
         verdict = _is_zero(got, expected, seconds, rng)
         if verdict is None:
