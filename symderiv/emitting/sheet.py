@@ -238,22 +238,20 @@ def _one_hot_rows(d, names, contribution, lang: str) -> tuple[list[Latex], list[
 def _paths(d, names, adjoint, node_element_tex: str, lhs: str, lang: str,
            weight=None) -> tuple[list[Latex], list[Latex]]:
     """The chain rule over every path, the engine's VJP of each, and their sum."""
-    chain = [show_weight for show_weight in ([sheet_latex(weight, names)] if weight is not None else [])]
+    chain = [sheet_latex(weight, names)] if weight is not None else []
     chain += [_chain_term(d, names, c, node_element_tex, [i.label for i in adjoint.indices])
               for c in adjoint.contributions]
     if not adjoint.contributions:  # a loss term: only its weight in L
         return rows(lhs, [" + ".join(chain)], note=say("the weight of this term in the loss", lang)), []
     out = rows(lhs, [" + ".join(chain)], note=say("chain rule, over every path" if len(chain) > 1 else "chain rule", lang))
-    named = ([sheet_latex(weight, names)] if weight is not None else []) + \
-        [_tex(c.named, names) for c in adjoint.contributions]
-    wrapped = [rf"\left({t}\right)" if isinstance(c.named, sp.Add) else t
-               for t, c in zip(named[-len(adjoint.contributions):], adjoint.contributions)] if adjoint.contributions else []
     named_lines = None
     if len(adjoint.contributions) == 1 and weight is None:  # one term: broken into lines like any long formula
         named_lines = broken(display(adjoint.contributions[0].named, {}), lambda e: sheet_latex(e, names))
         out += rows("", named_lines)
-    else:
-        out += rows("", [" + ".join(named[:len(named) - len(wrapped)] + wrapped)])
+    else:  # the weight, then each path's term (a sum in brackets)
+        terms = [rf"\left({_tex(c.named, names)}\right)" if isinstance(c.named, sp.Add) else _tex(c.named, names)
+                 for c in adjoint.contributions]
+        out += rows("", [" + ".join(([sheet_latex(weight, names)] if weight is not None else []) + terms)])
     notes = []
     if len(chain) == 1 and adjoint.contributions:  # one path: its closed form may come from the upstream residual's closed form
         extra, notes = _one_hot_rows(d, names, adjoint.contributions[0], lang)
