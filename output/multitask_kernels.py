@@ -173,7 +173,7 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
     yhat_b *= (1/yhat_b_sum)[:, None]
     t4 = yhat_a - y_a
     L_a = 1/2*t1*np.einsum("ab,ab->", t4, t4)
-    L_b = -t1*((z_2b - yhat_b_max[:, None] - (np.log(yhat_b_sum))[:, None])*y_b).sum(axis=(1, 0))
+    L_b = -t1*((z_2b - yhat_b_max[:, None] - np.log(yhat_b_sum)[:, None])*y_b).sum(axis=(1, 0))
     L = L_a + L_b
     L = float(L)
     return {
@@ -404,7 +404,7 @@ def loss_and_grads(params, inputs, *, p=0.5, eps=1e-05):
     t4 = yhat_a
     t4 -= y_a
     L_a = 1/2*t1*np.einsum("ab,ab->", t4, t4)
-    L_b = -t1*((z_2b - yhat_b_max[:, None] - (np.log(yhat_b_sum))[:, None])*y_b).sum(axis=(1, 0))
+    L_b = -t1*((z_2b - yhat_b_max[:, None] - np.log(yhat_b_sum)[:, None])*y_b).sum(axis=(1, 0))
     del z_2b
     L = L_a + L_b
     delta_z_2b = yhat_b
@@ -794,7 +794,7 @@ def softmax_backward(dout, cache):
     n = cache["n"]
     g = cache["g"]
     _check("dout", dout, (m, n), "(m, n)")
-    dz = dout - (np.einsum("ab,ab->a", dout, g))[:, None]
+    dz = dout - np.einsum("ab,ab->a", dout, g)[:, None]
     dz *= g
     return dz
 

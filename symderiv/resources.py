@@ -19,7 +19,7 @@ def templates_path() -> Path:
     """The folder holding ``kernels.py.j2`` and ``answer_sheet.tex.j2``.
 
     >>> sorted(p.name for p in templates_path().glob("*.j2"))
-    ['answer_sheet.tex.j2', 'kernels.py.j2']
+    ['answer_sheet.tex.j2', 'kernel_functions.py.j2', 'kernels.py.j2', 'kernels_array_api.py.j2']
     """
     installed = _PACKAGE / "templates"
     if installed.is_dir():

@@ -262,7 +262,7 @@ def test_store_steps_only_when_the_step_is_all_that_is_read_later():
     from symderiv.layers.base import Definition
     from symderiv.layers.indices import make_index
     from symderiv.printing.numpy_code import ArrayCodePrinter
-    from symderiv.printing.numpy_text import StepArray
+    from symderiv.program.nodes import StepArray
 
     m, n = sp.symbols("m n", integer=True, positive=True)
     i, u = make_index("i", m), make_index("u", n)
@@ -290,6 +290,11 @@ def test_committed_module_is_fresh(tmp_path):
     committed = ROOT / "output" / "multitask_kernels.py"
     assert out.read_bytes() == committed.read_bytes(), \
         "output/multitask_kernels.py is stale: run python -m symderiv codegen -o output/multitask_kernels.py"
+    subprocess.run([sys.executable, "-m", "symderiv", "codegen", "--backend", "array-api", "-o", str(out)],
+                   check=True, cwd=ROOT, env=env)
+    committed = ROOT / "output" / "multitask_kernels_array_api.py"
+    assert out.read_bytes() == committed.read_bytes(), "output/multitask_kernels_array_api.py is stale: run " \
+        "python -m symderiv codegen --backend array-api -o output/multitask_kernels_array_api.py"
 
 
 def test_codegen_refuses_to_overwrite_a_hand_written_file(tmp_path):

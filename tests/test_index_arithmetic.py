@@ -11,7 +11,7 @@ import torch
 import symderiv as sd
 from symderiv.printing.evaluate import evaluate_index_expr
 from symderiv.printing.numpy_code import ArrayCodePrinter
-from symderiv.printing.numpy_text import UnsupportedExpression
+from symderiv.program.nodes import UnsupportedExpression
 from symderiv.verification.forward import bind_arrays
 from symderiv.verification.self_check import DerivationError
 

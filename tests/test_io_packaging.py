@@ -71,6 +71,8 @@ def test_the_wheel_installed_in_a_fresh_venv_writes_the_committed_files(tmp_path
     symderiv_cli = str(venv / "bin" / "symderiv")
     assert run([symderiv_cli, "--version"], cwd=work, env=env).stdout == f"symderiv {symderiv.__version__}\n"
     run([symderiv_cli, "codegen", "-o", "kernels.py"], cwd=work, env=env)
+    run([symderiv_cli, "codegen", "--backend", "array-api", "-o", "kernels_xp.py"], cwd=work, env=env)
     run([symderiv_cli, "sheet", "-o", "sheet"], cwd=work, env=env)
     assert (work / "kernels.py").read_bytes() == (ROOT / "output" / "multitask_kernels.py").read_bytes()
+    assert (work / "kernels_xp.py").read_bytes() == (ROOT / "output" / "multitask_kernels_array_api.py").read_bytes()
     assert (work / "sheet" / "answer_sheet.tex").read_bytes() == (ROOT / "output" / "answer_sheet.tex").read_bytes()

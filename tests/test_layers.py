@@ -11,7 +11,7 @@ import sympy as sp
 
 import symderiv as sd
 from symderiv.layers.indices import FirstMax
-from symderiv.printing import windows
+from symderiv.program import windows
 from symderiv.simplification.sums import bounds_of
 from custom_layers import CUSTOM_LAYERS
 

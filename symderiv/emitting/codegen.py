@@ -22,12 +22,13 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import sympy as sp
 
+from symderiv.emitting.backends import BACKENDS, Arg, Backend, prologue, shape_text, tuple_text
 from symderiv.emitting.files import GENERATED_MARK
 from symderiv.emitting.kernel_rewrites import (
     all_labels,
@@ -40,12 +41,12 @@ from symderiv.emitting.kernel_rewrites import (
     store_steps,
     uses,
 )
-from symderiv.emitting.kernel_statements import loaded, statements
 from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
-from symderiv.layers.sizes import linear_in
 from symderiv.printing.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.program.nodes import SPECIAL, Name, calls, walk
+from symderiv.program.plan import loaded, statements
 from symderiv.resources import templates_path
 
 TEMPLATES = templates_path()
@@ -62,25 +63,7 @@ class Function:
     doc: list[str]
     body: list[str]
     returns: str
-
-
-@dataclass
-class Arg:
-    """An argument of a generated function: the user's name, its base, shape, and where it comes from."""
-
-    name: str
-    base: sp.Basic
-    shape: tuple
-    table: str | None = None  # "params" / "inputs" for the network's dict arguments
-    distribution: bool = False  # its rows must sum to one (checked)
-
-
-def _shape_text(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _tuple(items: list[str]) -> str:
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    special: set = field(default_factory=set)  # functions of scipy.special the body uses
 
 
 def _display(pairs: list[tuple[str, str]]) -> str:
@@ -112,44 +95,6 @@ def _namespace(args: list[Arg], constants: list[Arg], definitions: list[Definiti
     return ns
 
 
-def _prologue(args: list[Arg], printer: ArrayCodePrinter) -> list[str]:
-    """Fetch, check and convert the arrays; bind the sizes from their shapes."""
-    lines, var = [], {arg.name: printer.name(arg.base) for arg in args}
-    for arg in args:
-        value = f"_fetch({arg.table}, {quote(arg.table)}, {quote(arg.name)})" if arg.table else var[arg.name]
-        lines.append(f"{var[arg.name]} = _array({value}, {quote(arg.name)}, {len(arg.shape)}, "
-                     f"{quote(_shape_text(arg.shape))})")
-    lines.append(f"dtype = _dtype({', '.join(var.values())})")
-    bound = set()
-    for arg in args:
-        lines.append(f"{var[arg.name]} = {var[arg.name]}.astype(dtype, copy=False)")
-        for axis, size in enumerate(arg.shape):
-            if isinstance(size, sp.Symbol) and size not in bound:
-                bound.add(size)
-                lines.append(f"{printer.name(size)} = {var[arg.name]}.shape[{axis}]")
-    solved = True
-    while solved:  # a size seen only in arithmetic (2*ph): solved from that axis (the shape check follows)
-        solved = False
-        for arg in args:
-            for axis, size in enumerate(arg.shape):
-                found = linear_in(size, bound)
-                if found is None or not found[1].is_Integer or found[1] <= 0:
-                    continue
-                unknown, slope, offset = found
-                bound.add(unknown)
-                solved = True
-                axis_code = f"{var[arg.name]}.shape[{axis}]"
-                axis_code = axis_code if offset == 0 else f"({axis_code} - ({printer.aligned(offset, ())}))"
-                lines.append(f"{printer.name(unknown)} = {axis_code}" + (f" // {slope}" if slope != 1 else ""))
-    for arg in args:
-        expected = _tuple([printer.aligned(s, ()) for s in arg.shape])
-        lines.append(f"_check({quote(arg.name)}, {var[arg.name]}, {expected}, {quote(_shape_text(arg.shape))})")
-    for arg in args:
-        if arg.distribution:
-            lines.append(f"_rows_sum_to_one({quote(arg.name)}, {var[arg.name]})")
-    return lines
-
-
 def _split(forward: list[Definition], backward: list[Definition], taken: set[str]):
     """Rewrite (softmax, numbers, pruning, CSE) and split again into forward and backward definitions."""
     taken = set(taken) | all_labels([*forward, *backward])
@@ -161,7 +106,7 @@ def _split(forward: list[Definition], backward: list[Definition], taken: set[str
     return everything[: last + 1], everything[last + 1:]
 
 
-def _kernel_pair(forward, backward, keep, args, constants, printer, outputs=(), loss=None):
+def _kernel_pair(forward, backward, keep, args, constants, printer, backend, outputs=(), loss=None, namespace=""):
     """(forward body, backward body, cache names, fused body): the statements of both passes, printed.
 
     ``outputs`` are the bases forward returns besides its cache; ``keep`` the bases backward returns.
@@ -172,16 +117,25 @@ def _kernel_pair(forward, backward, keep, args, constants, printer, outputs=(), 
     taken = {label_of(a.base) for a in [*args, *constants]} | set(printer.names.used)
     backward = prune(backward, keep)
     forward, backward = _split(forward, backward, taken)
-    head = _prologue(args, printer) + [_constant_line(c, printer) for c in constants]
+    head = prologue(args, printer, backend) + [_constant_line(c, printer) for c in constants]
     returned = {printer.name(b) for b in keep}
-    bwd_lines = statements(hoist_results(backward), printer, returned)
-    cache = loaded(bwd_lines)
-    fwd_lines = statements(forward, printer, {*(printer.name(o) for o in outputs), *cache}, allocate=True)
+    lowering, lines = printer.lowering, printer.printer.lines
+    functional = backend.functional
+    bwd = statements(hoist_results(backward), lowering, returned, functional=functional)
+    cache = loaded(bwd)
+    fwd = statements(forward, lowering, {*(printer.name(o) for o in outputs), *cache}, allocate=True,
+                     functional=functional)
     fused = None
     if loss is not None:
-        fused = head + statements(hoist_results(prune([*forward, *backward], {*keep, loss})), printer,
-                                  {*returned, printer.name(loss)}, allocate=True)
-    return head + fwd_lines, bwd_lines, cache, fused
+        fused = statements(hoist_results(prune([*forward, *backward], {*keep, loss})), lowering,
+                           {*returned, printer.name(loss)}, allocate=True, functional=functional)
+    special = set().union(*(calls(item) for item in [*fwd, *bwd, *(fused or [])])) & SPECIAL
+    bwd_lines = lines(bwd)
+    if backend.functional:  # backward has no prologue: its namespace (and dtype) from the arrays it is given
+        dtype = [f"dtype = _dtype(xp, {namespace})"] if printer.printer.uses_dtype(bwd) else []
+        xp = [f"xp = _namespace({namespace})"] if dtype or printer.printer.uses_namespace(bwd) else []
+        bwd_lines = [*xp, *dtype, *bwd_lines]
+    return head + lines(fwd), bwd_lines, cache, (None if fused is None else head + lines(fused)), special
 
 
 def _signature(positional: list[str], constants: list[Arg], printer) -> str:
@@ -209,7 +163,7 @@ def _array_base(label: str, shape, taken: set[str]):
 
 
 # ---- the network ----------------------------------------------------------------------------
-def network_functions(network) -> list[Function]:
+def network_functions(network, backend: Backend = BACKENDS["numpy"]) -> list[Function]:
     """``forward``, ``backward`` and ``loss_and_grads`` of a network."""
     derivations = network.derivations()
     built = derivations.built
@@ -225,44 +179,46 @@ def network_functions(network) -> list[Function]:
     args = [Arg(n, built.bases[n], built.shapes[n], specs[n].role + "s", specs[n].distribution)
             for role in ("input", "param") for n in specs if specs[n].role == role]
     constants = [Arg(n, built.bases[n], ()) for n in specs if specs[n].role == "constant"]
-    printer = ArrayCodePrinter(_namespace(args, constants, [*forward, *backward]), fuse=True)
+    printer = ArrayCodePrinter(_namespace(args, constants, [*forward, *backward]), fuse=True,
+                               printer=backend.printer())
     keep = {g.base for g in gradients.values()}
     node_bases = {node.name: built.node_builds[node.name].output.base for node in network.nodes}
     loss = built.output.base
-    fwd, bwd, cache, fused = _kernel_pair(forward, backward, keep, args, constants, printer,
-                                          [*node_bases.values(), loss], loss)
+    fwd, bwd, cache, fused, special = _kernel_pair(forward, backward, keep, args, constants, printer, backend,
+                                                   [*node_bases.values(), loss], loss, "*cache.values()")
     L = printer.name(loss)
     total = "L" if "L" not in node_bases else fresh_label("L_total", set(node_bases))  # the total loss's key
     outputs = _display([(quote(n), printer.name(b)) for n, b in [*node_bases.items(), (total, loss)]])
     cache_dict = _display([(quote(n), n) for n in cache])
     grads = _display([(quote(n), printer.name(g.base)) for n, g in gradients.items()])
-    shapes = ", ".join(f"{a.name} {_shape_text(a.shape)}" for a in args)
+    shapes = ", ".join(f"{a.name} {shape_text(a.shape)}" for a in args)
     constants_doc = _constants_doc(constants, printer)
     distributions = [a.name for a in args if a.distribution]
     rows_doc = [f"Rows of {', '.join(distributions)} must sum to 1 (checked: ValueError)."] if distributions else []
     signature = _signature(["params", "inputs"], constants, printer)
-    predict = _predict(network, forward, args, constants, node_bases)
+    predict = _predict(network, forward, args, constants, node_bases, backend)
     return [
         Function("forward", signature,
                  [f"Forward pass of the network {network.name!r}; returns (outputs by node, cache).",
                   f"The total loss is the output named {total} (a node's value is under its name).", "",
                   f"Arrays (batch-major): {shapes}.", *constants_doc, *rows_doc, "",
                   *(_formula(d) for d in forward)],
-                 [*fwd, f"{L} = float({L})"], f"{outputs}, {cache_dict}"),
+                 [*fwd, f"{L} = float({L})"], f"{outputs}, {cache_dict}", special),
         Function("backward", "cache",
                  ["Gradient of L with respect to every parameter, from the cache of forward.", "",
                   *(_formula(d) for d in prune(backward, keep))],
-                 [f"{n} = cache[{quote(n)}]" for n in cache] + bwd, grads),
+                 [f"{n} = cache[{quote(n)}]" for n in cache] + bwd,
+                 grads, special),
         Function("loss_and_grads", signature,
                  ["(L, gradients by parameter name): forward then backward in one body, which owns every array",
                   "but the gradients (reused in place, or let go after its last use).", "",
                   *constants_doc, *rows_doc, f"L = {built.output.expr}"],
-                 [*fused, f"{L} = float({L})"], f"{L}, {grads}"),
+                 [*fused, f"{L} = float({L})"], f"{L}, {grads}", special),
         predict,
     ]
 
 
-def _predict(network, forward, args, constants, node_bases) -> Function:
+def _predict(network, forward, args, constants, node_bases, backend) -> Function:
     """``predict(params, inputs)``: the forward pass without the losses and without the targets.
 
     Targets are the inputs that only loss nodes read; the nodes computed from them are left out.
@@ -289,22 +245,25 @@ def _predict(network, forward, args, constants, node_bases) -> Function:
             mine.append(arg)
     mine = [a for a in args if a in mine]
     mine_constants = [c for c in constants if c.base in needed]
-    printer = ArrayCodePrinter(_namespace(mine, mine_constants, kept), fuse=True)  # names of its own
+    printer = ArrayCodePrinter(_namespace(mine, mine_constants, kept), fuse=True, printer=backend.printer())
     taken = {label_of(a.base) for a in [*args, *constants]}
     definitions, _ = _split(kept, [], taken)
-    head = _prologue(mine, printer) + [_constant_line(c, printer) for c in mine_constants]
-    body = head + statements(definitions, printer, {printer.name(b) for b in outputs.values()}, allocate=True)
+    head = prologue(mine, printer, backend) + [_constant_line(c, printer) for c in mine_constants]
+    planned = statements(definitions, printer.lowering, {printer.name(b) for b in outputs.values()}, allocate=True,
+                         functional=backend.functional)
+    body = head + printer.printer.lines(planned)
     left_out = sorted(a.name for a in args if a.base in targets)
     return Function("predict", _signature(["params", "inputs"], mine_constants, printer),
                     ["Inference: the forward pass without the losses; returns the outputs by node.", "",
                      f"Needs {', '.join(a.name for a in mine) or 'no array'}"
                      + (f"; not the targets {', '.join(left_out)}." if left_out else "."),
                      "Inputs other than targets (such as a dropout mask) are still required."],
-                    body, _display([(quote(n), printer.name(b)) for n, b in outputs.items()]))
+                    body, _display([(quote(n), printer.name(b)) for n, b in outputs.items()]),
+                    set().union(*map(calls, planned)) & SPECIAL)
 
 
 # ---- one layer ------------------------------------------------------------------------------
-def layer_functions(layer) -> list[Function]:
+def layer_functions(layer, backend: Backend = BACKENDS["numpy"]) -> list[Function]:
     """``<op>_forward(args) -> (out, cache)`` and ``<op>_backward(dout, cache) -> d<arg>, ...``."""
     from symderiv.derivation.jacobian import vjp_expr
 
@@ -332,14 +291,17 @@ def layer_functions(layer) -> list[Function]:
     for size in out.shape:
         for symbol in sorted(sp.sympify(size, strict=True).free_symbols, key=str):
             ns.name(symbol, f"size_{symbol.name}")
-    printer = ArrayCodePrinter(ns, fuse=True)
+    printer = ArrayCodePrinter(ns, fuse=True, printer=backend.printer())
     keep = {d.base for d in backward}
-    fwd, bwd, _, _ = _kernel_pair(forward, backward, keep, args, constants, printer, [out.base])
     d = printer.name(dout_base)
-    expected = _tuple([printer.aligned(s, ()) for s in out.shape])
-    check = [f"_check({quote('dout')}, {d}, {expected}, {quote(_shape_text(out.shape))})"] if out.shape else []
+    fwd, bwd, cache, _, special = _kernel_pair(forward, backward, keep, args, constants, printer, backend,
+                                               [out.base], namespace=f"{d}, *cache.values()")
+    sizes = [printer.lowering.aligned(s, ()) for s in out.shape]
+    expected = tuple_text([printer.printer.expr(size) for size in sizes])
+    check = [f"_check({quote('dout')}, {d}, {expected}, {quote(shape_text(out.shape))})"] if out.shape else []
     bwd = check + bwd
-    cache = [n for n in loaded(bwd) if n != d]
+    read = [n.id for size in sizes for n in walk(size) if isinstance(n, Name)]  # (the check reads the sizes)
+    cache = [n for n in dict.fromkeys([*read, *cache]) if n != d]
     cache_dict = _display([(quote(n), n) for n in cache])
     out_name = label_of(out.base)
     returned = ", ".join(printer.name(b.base) for b in backward)
@@ -347,16 +309,17 @@ def layer_functions(layer) -> list[Function]:
         Function(f"{op}_forward", _signature([printer.name(a.base) for a in args], constants, printer),
                  [f"Forward pass of one {op} layer; returns ({out_name}, cache).", "",
                   *_constants_doc(constants, printer), *(_formula(d) for d in forward)],
-                 fwd, f"{printer.name(out.base)}, {cache_dict}"),
+                 fwd, f"{printer.name(out.base)}, {cache_dict}", special),
         Function(f"{op}_backward", f"{d}, cache",
                  [(f"Vector-Jacobian products of one {op} layer: {', '.join(label_of(b.base) for b in backward)}, "
                    f"given {label_of(dout_base)} = dL/d{out_name}."), "", *(_formula(b) for b in backward)],
-                 [f"{d} = np.asarray({d})", *(f"{n} = cache[{quote(n)}]" for n in cache), *bwd], returned),
+                 [*([] if backend.functional else [f"{d} = np.asarray({d})"]),
+                  *(f"{n} = cache[{quote(n)}]" for n in cache), *bwd], returned, special),
     ]
 
 
 # ---- the module -----------------------------------------------------------------------------
-def kernels_data(network) -> dict:
+def kernels_data(network, backend: Backend = BACKENDS["numpy"]) -> dict:
     """Everything the template needs, as plain strings."""
     checked = network.validate()
     layer_types, seen = [], set()
@@ -365,10 +328,10 @@ def kernels_data(network) -> dict:
         if cls.op not in seen:
             seen.add(cls.op)
             layer_types.append(cls())
-    functions = network_functions(network)
+    functions = network_functions(network, backend)
     for layer in layer_types:
-        functions += layer_functions(layer)
-    scipy = any("scipy.special." in line for f in functions for line in f.body)
+        functions += layer_functions(layer, backend)
+    scipy = any(f.special for f in functions)
     return {"mark": GENERATED_MARK, "network": network.name, "functions": functions,
             "layers": [layer.op for layer in layer_types], "scipy": scipy}
 
@@ -383,5 +346,12 @@ def _environment() -> jinja2.Environment:
 
 
 def render_kernels(network) -> str:
-    """The source of the kernels module of ``network``, in its final layout."""
+    """The source of the NumPy kernels module of ``network``, in its final layout."""
     return _environment().get_template("kernels.py.j2").render(**kernels_data(network))
+
+
+def render_array_api_kernels(network) -> str:
+    """The source of the array-API kernels module of ``network`` (any library ``array_api_compat`` knows)."""
+    backend = BACKENDS["array-api"]
+    return _environment().get_template(backend.template).render(**kernels_data(network, backend))
+

@@ -38,7 +38,7 @@ import sympy as sp
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import BINDERS, MaxOver
 from symderiv.printing.identifiers import label_of
-from symderiv.printing.numpy_text import StepArray
+from symderiv.program.nodes import StepArray
 
 
 def free_indices(expr: sp.Basic) -> set:

@@ -2,7 +2,7 @@
 
 Each is a forward formula in index notation with index arithmetic in its
 subscripts (``x[i, c, p + a, q + b]``, ``x[i, c, 2p + a, 2q + b]``), printed
-as NumPy views (:mod:`symderiv.printing.windows`); the derivatives come out of
+as NumPy views (:mod:`symderiv.program.windows`); the derivatives come out of
 the engine like every other layer's.
 """
 import sympy as sp

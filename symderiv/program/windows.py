@@ -1,4 +1,4 @@
-"""Array elements read at index arithmetic, printed as NumPy views: windows, strides, flips, diagonals, reshapes.
+"""Array elements read at index arithmetic, lowered to views: windows, strides, flips, diagonals, reshapes.
 
 An element's subscript may be any affine expression of indices with a
 constant part: ``x[i, u + v]`` (a convolution), ``x[i, 2*u + a]`` (a
@@ -26,8 +26,10 @@ when it is inside, read from the array padded with zeros
 >>> from symderiv.layers.indices import make_index
 >>> m, n, k = sp.symbols("m n k", integer=True, positive=True)
 >>> i, u, v = make_index("i", m), make_index("u", n - k + 1), make_index("v", k)
->>> view("x", (m, n), (i, u + v), "np", str)
-('np.lib.stride_tricks.sliding_window_view(x, k, axis=1)', (i, u, v))
+>>> from symderiv.program.nodes import Name
+>>> node, axes = view(Name("x"), (m, n), (i, u + v), lambda size: Name(str(size)))
+>>> node.fn, node.attr("axes"), axes
+('window', (1,), (i, u, v))
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from typing import Callable
 
 import sympy as sp
 
+from symderiv.program.nodes import Call, Name, Node, Num, Slice, Subscript, Tuple
 from symderiv.simplification.sums import bounds_of
 
 
@@ -162,13 +165,13 @@ def _window(terms):
     return start, window, int(window.coefficient)
 
 
-def view(array: str, shape, indices, np: str, scalar: Callable[[sp.Expr], str]):
-    """(code, axes): ``array`` (of ``shape``) read at ``indices``, laid out over the distinct indices it uses.
+def view(array: Node, shape, indices, scalar: Callable[[sp.Expr], Node]):
+    """(node, axes): ``array`` (of ``shape``) read at ``indices``, laid out over the distinct indices it uses.
 
-    ``scalar`` prints a size expression as code. Raises :class:`IndexArithmeticError`.
+    ``scalar`` lowers a size expression. Raises :class:`IndexArithmeticError`.
     """
     if shape is None:
-        raise IndexArithmeticError(f"{array} has no known shape: index arithmetic needs the size of each axis")
+        raise IndexArithmeticError(f"{_label(array)} has no known shape: index arithmetic needs the size of each axis")
     flips, selectors, windows, window_selectors, labels, reshape = [], [], [], [], [], []
     window_labels = []
     for position, (index, size) in enumerate(zip(indices, shape)):
@@ -192,7 +195,7 @@ def view(array: str, shape, indices, np: str, scalar: Callable[[sp.Expr], str]):
         known = [t.index for t in terms]
         if not (_nonnegative(low, known) and _nonnegative(size - 1 - high, known)):
             raise IndexArithmeticError(f"position {position + 1} ({index}) may run outside the axis "
-                                       f"(0 .. {size - 1}) of {array}")
+                                       f"(0 .. {size - 1}) of {_label(array)}")
         if not terms:
             selectors.append(scalar(constant))
             continue
@@ -219,44 +222,45 @@ def view(array: str, shape, indices, np: str, scalar: Callable[[sp.Expr], str]):
         selectors.append(_slice(first, stop, start.coefficient, sp.expand(size - win.size + 1), scalar))
         reshape.append([start.size])
         labels.append(start.index)
-        window_selectors.append("::-1" if sign < 0 else ":")
+        window_selectors.append(Slice(None, None, Num(-1)) if sign < 0 else Slice())
         window_labels.append(win.index)
-    code = array
+    node = array
     if flips:
-        code += "[" + ", ".join("::-1" if p in flips else ":" for p in range(max(flips) + 1)) + "]"
+        node = Subscript(node, tuple(Slice(None, None, Num(-1)) if p in flips else Slice()
+                                     for p in range(max(flips) + 1)))
     if windows:
         if any(len(r) > 1 for r in reshape):
             raise IndexArithmeticError("a flattened axis and a window in one element are not read as a view")
-        lengths = [scalar(w) for _, w in windows]
-        axes = [str(p) for p, _ in windows]
-        if len(windows) == 1:
-            code = f"{np}.lib.stride_tricks.sliding_window_view({code}, {lengths[0]}, axis={axes[0]})"
-        else:
-            code = (f"{np}.lib.stride_tricks.sliding_window_view({code}, ({', '.join(lengths)}), "
-                    f"axis=({', '.join(axes)}))")
+        node = Call("window", (node,), (("sizes", Tuple(tuple(scalar(w) for _, w in windows))),
+                                         ("axes", tuple(p for p, _ in windows))))
     parts = selectors + window_selectors
-    while parts and parts[-1] == ":":
+    while parts and parts[-1] == Slice():
         parts.pop()
     if parts:
-        code += f"[{', '.join(parts)}]"
+        node = Subscript(node, tuple(parts))
     if any(len(r) > 1 for r in reshape):
-        code += f".reshape({', '.join(scalar(s) for r in reshape for s in r)})"
+        node = Call("reshape", (node, Tuple(tuple(scalar(s) for r in reshape for s in r))))
     labels += window_labels
     distinct = list(dict.fromkeys(labels))
     if len(distinct) < len(labels):  # an index at two positions: the diagonal
         letters = {a: string.ascii_lowercase[k] for k, a in enumerate(distinct)}
         spec = "".join(letters[a] for a in labels) + "->" + "".join(letters[a] for a in distinct)
-        code = f'{np}.einsum("{spec}", {code})'
-    return code, tuple(distinct)
+        node = Call("einsum", (node,), (("spec", spec), ("optimize", False)))
+    return node, tuple(distinct)
 
 
-def _slice(start, stop, step, size, scalar) -> str:
+def _label(array: Node) -> str:
+    while not isinstance(array, Name):
+        array = array.args[0] if isinstance(array, Call) else array.value
+    return array.id
+
+
+def _slice(start, stop, step, size, scalar):
     """``start:stop:step`` of an axis of ``size``, shortest form (``:`` for all of it)."""
-    whole = start == 0 and sp.expand(stop - size) == 0 and step == 1
-    if whole:
-        return ":"
-    text = ("" if start == 0 else scalar(start)) + ":" + ("" if sp.expand(stop - size) == 0 else scalar(stop))
-    return text + ("" if step == 1 else f":{scalar(step)}")
+    if start == 0 and sp.expand(stop - size) == 0 and step == 1:
+        return Slice()
+    return Slice(None if start == 0 else scalar(start), None if sp.expand(stop - size) == 0 else scalar(stop),
+                 None if step == 1 else scalar(step))
 
 
 def padding(value: sp.Expr, condition) -> dict | None:

@@ -1,9 +1,9 @@
-"""How the NumPy printer prints a sum or a maximum over an index: matrix products, one planned ``np.einsum`` for a
-contraction of several arrays, ``.sum(axis=...)``, windows (``sliding_window_view``) and mixed-radix reshapes for
-index arithmetic, the first largest element for an argmax.
+"""How a sum or a maximum over an index is lowered: matrix products, one planned einsum for a contraction of
+several arrays, reductions over axes, windows and mixed-radix reshapes for index arithmetic, the first largest
+element for an argmax.
 
-:class:`SumPrinter` is a part of :class:`~symderiv.printing.numpy_code.ArrayCodePrinter` (its methods use the
-printer's ``translate``, ``_broadcast`` and names).
+:class:`SumLowering` is a part of :class:`~symderiv.program.lower.Lowering` (its methods use the lowering's
+``translate``, ``_broadcast`` and names).
 """
 from __future__ import annotations
 
@@ -13,44 +13,44 @@ import string
 import sympy as sp
 
 from symderiv.layers.indices import substitute
-from symderiv.printing import windows
-from symderiv.printing.numpy_text import Code, UnsupportedExpression, named
+from symderiv.program import windows
+from symderiv.program.nodes import Binary, Call, Name, Num, Tuple, UnsupportedExpression, is_named
 from symderiv.simplification.sums import bounds_of, guard_of, guarded
 
-EINSUM_OPERANDS = 10  # the most arrays one planned np.einsum takes here
+EINSUM_OPERANDS = 10  # the most arrays one planned einsum takes here
 
 
-class SumPrinter:
-    """The sums and maxima of :class:`~symderiv.printing.numpy_code.ArrayCodePrinter`."""
+class SumLowering:
+    """The sums and maxima of :class:`~symderiv.program.lower.Lowering`."""
 
     # ---- contractions ------------------------------------------------------------
-    def _t_MaxOver(self, expr) -> Code:
+    def _t_MaxOver(self, expr):
         body, index = expr.args
         code, have = self.translate(body)
         if index not in have:
             return code, have
         keep = tuple(a for a in have if a != index)
-        return f"{self._wrap(code)}.max(axis={have.index(index)})", keep
+        return Call("max", (code,), (("axis", have.index(index)),)), keep
 
-    def _t_FirstMax(self, expr) -> Code:
-        """``[j = first argmax_k body]``: ``np.argmax`` (the first maximum) compared with ``j``."""
+    def _t_FirstMax(self, expr):
+        """``[j = first argmax_k body]``: the argmax (the first maximum) compared with ``j``."""
         body, k, j = expr.args
         code, have = self.translate(body)
-        first = f"{self.np}.argmax({code}, axis={have.index(k)})" if k in have else "0"
+        first = Call("argmax", (code,), (("axis", have.index(k)),)) if k in have else Num(0)
         keep = tuple(a for a in have if a != k)
         if k.lower != 0:
-            first = f"{first} + {self._scalar(k.lower)}"
+            first = Binary("+", first, self._scalar(k.lower))
         parts = [(first, keep), self.translate(j)]
         axes = self._merge(parts)
         a, b = (self._broadcast(c, h, axes) for c, h in parts)
-        return f"({a} == {b})", axes
+        return Binary("==", a, b), axes
 
-    def _t_Sum(self, expr) -> Code:
+    def _t_Sum(self, expr):
         body = expr.function
         summed = []
         for k, lo, hi in expr.limits:
             if lo != k.lower or hi != k.upper:
-                raise UnsupportedExpression(f"cannot print {expr}: a sum over part of an index range")
+                raise UnsupportedExpression(f"cannot lower {expr}: a sum over part of an index range")
             summed.append(k)
         flattened = self._radix_sum(body, summed)
         if flattened is not None:
@@ -86,21 +86,20 @@ class SumPrinter:
         keep = tuple(a for a in have if a not in summed)
         axis = tuple(have.index(k) for k in summed if k in have)
         missing = [k for k in summed if k not in have]
-        if missing:
-            code = f"{code}*{'*'.join(self._scalar(k.upper + 1) for k in missing)}"
+        for k in missing:
+            code = Binary("*", code, self._scalar(k.upper + 1))
         if not axis:
             return code, keep
-        if self.fuse and len(have) == 2 and len(axis) == 1 and not missing and named(code):
+        if self.fuse and len(have) == 2 and len(axis) == 1 and not missing and is_named(code):
             # a sum over one axis of a matrix: a matrix-vector product with ones (BLAS, about twice as fast)
             k = have[axis[0]]
-            ones = f"{self.np}.ones({self._scalar(k.upper + 1 - k.lower)}, dtype={code}.dtype)"
-            return (f"({ones} @ {code})" if axis[0] == 0 else f"({code} @ {ones})"), keep
-        axis_code = axis[0] if len(axis) == 1 else axis
-        return f"{self._wrap(code)}.sum(axis={axis_code})", keep
+            ones = Call("ones", (self._scalar(k.upper + 1 - k.lower),), (("like", code),))
+            return (Binary("@", ones, code) if axis[0] == 0 else Binary("@", code, ones)), keep
+        return Call("sum", (code,), (("axis", axis[0] if len(axis) == 1 else axis),)), keep
 
-    def _merged_contraction(self, body, summed) -> Code | None:
+    def _merged_contraction(self, body, summed):
         """``Σ_a A·(Σ_b B·(Σ_c C·D))`` as one ``np.einsum`` of A, B, C, D over a, b, c, when that takes four or
-        more arrays: the contraction order is then planned over all of them (``optimize=True``), and no large
+        more arrays: the contraction order is then planned over all of them (optimized), and no large
         intermediate fixed by the nesting (an attention weight's gradient made a 4-axis array) is built."""
         factors, bound = list(sp.Mul.make_args(body)), list(summed)
         merged = False
@@ -127,10 +126,10 @@ class SumPrinter:
         code, keep = self._einsum(parts, bound)
         if scalars != 1:
             scalar, _ = self.translate(scalars)
-            code = f"{self._wrap(scalar)}*{code}"
+            code = Binary("*", scalar, code)
         return code, keep
 
-    def _radix_sum(self, body, summed) -> Code | None:
+    def _radix_sum(self, body, summed):
         """``Σ_{a,b,c} δ(u, a·N_bN_c + b·N_c + c) f[a, b, c]``: ``f`` reshaped, its axes a, b, c merged into u."""
         for delta in sp.Mul.make_args(body):
             if not isinstance(delta, sp.KroneckerDelta):
@@ -149,11 +148,11 @@ class SumPrinter:
                     continue
                 keep = tuple(a for a in have if a not in summed)
                 code = self._broadcast(code, have, (*keep, *(t.index for t in radix)))
-                sizes = [self._scalar(a.upper + 1 - a.lower) for a in (*keep, flat)]
-                return f"{self._wrap(code)}.reshape({', '.join(sizes)})", (*keep, flat)
+                sizes = Tuple(tuple(self._scalar(a.upper + 1 - a.lower) for a in (*keep, flat)))
+                return Call("reshape", (code, sizes)), (*keep, flat)
         return None
 
-    def _window_sum(self, body, summed) -> Code | None:
+    def _window_sum(self, body, summed):
         """``Σ_r [0 ≤ v − c·r ≤ c − 1]·F(r, v − c·r)`` over ``v`` of ``c·N_r`` values: each ``v`` is ``c·r + a`` for
         exactly one ``(r, a)``, so the sum is ``F(r, a)`` with the axes ``r, a`` merged into ``v`` (a pooling
         window's gradient, put back in place by one reshape; no grid of ``v`` against ``r``)."""
@@ -207,14 +206,17 @@ class SumPrinter:
                 order.append(axis)
                 axes.append(axis)
         code = self._broadcast(code, have, tuple(order))
-        sizes = [self._scalar(a.upper + 1 - a.lower) for a in axes]
-        return f"{self._wrap(code)}.reshape({', '.join(sizes)})", tuple(axes)
+        sizes = Tuple(tuple(self._scalar(a.upper + 1 - a.lower) for a in axes))
+        return Call("reshape", (code, sizes)), tuple(axes)
 
-    def _product_of(self, parts) -> Code:
-        """The elementwise product of (code, axes) parts, broadcast."""
+    def _product_of(self, parts):
+        """The elementwise product of (node, axes) parts, broadcast."""
         axes = self._merge(parts)
-        codes = [self._broadcast(c, h, axes) for c, h in sorted(parts, key=lambda part: len(part[1]))]
-        return "*".join(c if self._atomic(c) else f"({c})" for c in codes), axes
+        nodes = [self._broadcast(c, h, axes) for c, h in sorted(parts, key=lambda part: len(part[1]))]
+        out = nodes[0]
+        for node in nodes[1:]:
+            out = Binary("*", out, node)
+        return out, axes
 
     def _matmul(self, parts, factors, k):
         (a, ha), (b, hb) = parts
@@ -224,18 +226,18 @@ class SumPrinter:
         rb = [x for x in hb if x != k][0]
         if ra == rb:
             return None
-        hint = self._hint
-        if ra in hint and rb in hint and hint.index(rb) < hint.index(ra):  # print (b a^T)^T = b^T-side @ a
+        want = self.want
+        if ra in want and rb in want and want.index(rb) < want.index(ra):  # (b a^T)^T: the b side first
             (a, ha), (b, hb), ra, rb = (b, hb), (a, ha), rb, ra
-        left = self._wrap(a) if ha == (ra, k) else f"{self._wrap(a)}.T"
-        right = self._wrap(b) if hb == (k, rb) else f"{self._wrap(b)}.T"
-        return f"{left} @ {right}", (ra, rb)
+        left = a if ha == (ra, k) else Call("transpose", (a,), (("perm", (1, 0)),))
+        right = b if hb == (k, rb) else Call("transpose", (b,), (("perm", (1, 0)),))
+        return Binary("@", left, right), (ra, rb)
 
     def _fused_sum(self, factors, parts, summed):
-        """``Σ a*b`` (or ``Σ a**2``) over arrays with the same indices as one ``np.einsum``: no product array."""
+        """``Σ a*b`` (or ``Σ a**2``) over arrays with the same indices as one einsum: no product array."""
         if len(factors) == 1 and factors[0].is_Pow and factors[0].exp == 2:
             code, have = self.translate(factors[0].base)
-            if not have or self._wrap(code) != code:
+            if not have or not isinstance(code, Name):
                 return None
             parts = [(code, have), (code, have)]
         elif not 2 <= len(parts) <= 3 or any(isinstance(f, sp.Add) for f in factors):
@@ -244,7 +246,7 @@ class SumPrinter:
             return None
         return self._einsum(parts, summed)
 
-    def _einsum(self, parts, summed) -> Code:
+    def _einsum(self, parts, summed):
         letters = {}
         for _, have in parts:
             for a in have:
@@ -253,8 +255,10 @@ class SumPrinter:
         spec = ",".join("".join(letters[a] for a in have) for _, have in parts)
         spec += "->" + "".join(letters[a] for a in keep)
         scale = [self._scalar(k.upper + 1) for k in summed if k not in letters]
-        # a contraction between different arrays (or of three) goes through BLAS by pairs (optimize=True);
+        # a contraction between different arrays (or of three) goes through BLAS by pairs (optimized);
         # NumPy's own loop is kept for a product of arrays over the same axes, reduced (no path to plan)
-        plan = ", optimize=True" if len(parts) > 2 or len({h for _, h in parts}) > 1 else ""
-        code = f'{self.np}.einsum("{spec}", {", ".join(c for c, _ in parts)}{plan})'
-        return (code + "".join(f"*{s}" for s in scale)), keep
+        plan = len(parts) > 2 or len({h for _, h in parts}) > 1
+        code = Call("einsum", tuple(c for c, _ in parts), (("spec", spec), ("optimize", plan)))
+        for s in scale:
+            code = Binary("*", code, s)
+        return code, keep
