@@ -21,7 +21,7 @@ import sympy as sp
 
 from symderiv.layers.sizes import linear_in
 from symderiv.printing.array_api_code import ArrayAPICode
-from symderiv.printing.identifiers import quote
+from symderiv.program.identifiers import quote
 from symderiv.printing.numpy_code import NumPyCode
 
 

@@ -8,7 +8,7 @@ in its final form (no formatter runs: the same bytes on every machine).
 Nothing here knows a layer or a derivative.
 
 Every object the code holds gets its own identifier from one
-:class:`~symderiv.printing.identifiers.Namespace` per function group; the
+:class:`~symderiv.program.identifiers.Namespace` per function group; the
 user's names appear only as string literals (``repr``) and in escaped
 comments and docstrings.
 
@@ -43,7 +43,7 @@ from symderiv.emitting.kernel_rewrites import (
 )
 from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
-from symderiv.printing.identifiers import Namespace, comment_text, doc_text, label_of, quote
+from symderiv.program.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
 from symderiv.program.nodes import SPECIAL, Name, calls, walk
 from symderiv.program.plan import loaded, statements

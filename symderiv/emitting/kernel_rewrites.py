@@ -37,7 +37,7 @@ import sympy as sp
 
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import BINDERS, MaxOver
-from symderiv.printing.identifiers import label_of
+from symderiv.program.identifiers import label_of
 from symderiv.program.nodes import StepArray
 
 

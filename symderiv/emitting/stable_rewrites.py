@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symderiv.layers.base import Definition
-from symderiv.printing.special_functions import LogAddExp, Sigmoid, XLogY
+from symderiv.program.special_functions import LogAddExp, Sigmoid, XLogY
 
 
 def _one_plus_exp(expr):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from symderiv.printing.identifiers import Namespace, label_of
+from symderiv.program.identifiers import Namespace, label_of
 from symderiv.printing.numpy_code import ArrayCodePrinter
 
 
@@ -26,7 +26,7 @@ def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):
     """(function, source): ``function(*values)`` evaluates ``expr`` laid out over ``axes``.
 
     ``inputs`` lists the IndexedBase / Symbol objects the function takes, in order. Each object
-    gets its own parameter name (see :class:`~symderiv.printing.identifiers.Namespace`), whatever
+    gets its own parameter name (see :class:`~symderiv.program.identifiers.Namespace`), whatever
     its label: two objects may share one, or have a keyword, a builtin or ``np`` as their label.
     An object listed twice binds the first value.
 

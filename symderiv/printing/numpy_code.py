@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symderiv.printing.identifiers import Namespace
+from symderiv.program.identifiers import Namespace
 from symderiv.printing.program_text import ProgramPrinter
 from symderiv.program.in_place import statement
 from symderiv.program.lower import Lowering

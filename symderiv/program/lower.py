@@ -33,8 +33,8 @@ import copy
 
 import sympy as sp
 
-from symderiv.printing.identifiers import Namespace, label_of
-from symderiv.printing.special_functions import SCIPY_SPECIAL
+from symderiv.program.identifiers import Namespace, label_of
+from symderiv.program.special_functions import SCIPY_SPECIAL
 from symderiv.program import windows
 from symderiv.program.lower_parts import PartsLowering
 from symderiv.program.lower_sums import SumLowering
@@ -55,7 +55,7 @@ class Lowering(SumLowering, PartsLowering):
     """Lowers index-form SymPy expressions to array-program expressions over named arrays.
 
     ``names`` gives the variable that holds an IndexedBase or Symbol: a
-    :class:`~symderiv.printing.identifiers.Namespace` (the default: each object
+    :class:`~symderiv.program.identifiers.Namespace` (the default: each object
     its own valid identifier, given on first use) or a plain dict (missing
     objects are named by their labels). ``fuse``: sums of elementwise products
     as one einsum (no product array), as the kernels want.

@@ -7,7 +7,7 @@ it last (updated in place), an array nothing reads any more is deleted, and
 the parts of a concatenation are computed into their places in it.
 :func:`loaded` lists what a body reads before it assigns it (what a cache
 must carry). Every variable is one object's identifier (see
-:mod:`symderiv.printing.identifiers`), so a name stands for one object.
+:mod:`symderiv.program.identifiers`), so a name stands for one object.
 
 With ``functional`` (libraries whose arrays are immutable or do not write
 through views) nothing is updated in place and nothing is written into a
