@@ -14,7 +14,7 @@ import sympy as sp
 
 import symderiv as sd
 from symderiv.bench import load_kernels
-from symderiv.emitting.codegen import render_kernels
+from symderiv.emitting.codegen import render_array_api_kernels, render_kernels
 from symderiv.layers.base import Layer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,6 +122,23 @@ def test_saturating_inputs_match_pytorch(modules, op, dtype, scale, tolerance):
     for name, ref in ref_grads.items():
         assert grads[name].dtype == dtype
         assert relative_error(grads[name].astype(np.float64), ref) <= tolerance, (op, name)
+
+
+@pytest.mark.parametrize("dtype, scale, tolerance", [(np.float64, 1e4, 1e-9), (np.float32, 100.0, 1e-4)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("op", [op for op in OPS if op != "gelu"])  # (erf: not in the array API standard)
+def test_saturating_inputs_match_pytorch_in_the_array_api_module_on_torch(op, dtype, scale, tolerance):
+    import torch
+    module = load_kernels(render_array_api_kernels(network(op)))
+    params, inputs = problem(scale, dtype)
+    loss, grads = module.loss_and_grads({k: torch.asarray(v) for k, v in params.items()},
+                                        {k: torch.asarray(v) for k, v in inputs.items()})
+    ref_loss, ref_grads = torch_loss_and_grads(op, params, inputs)
+    assert np.isfinite(loss) and all(bool(torch.all(torch.isfinite(g))) for g in grads.values()), op
+    assert abs(loss - ref_loss) <= tolerance * max(1.0, abs(ref_loss)), (op, loss, ref_loss)
+    for name, ref in ref_grads.items():
+        assert grads[name].dtype == torch.asarray(params[name]).dtype
+        assert relative_error(grads[name].double().numpy(), ref) <= tolerance, (op, name)
 
 
 def test_scipy_is_imported_only_where_a_function_needs_it(modules):
