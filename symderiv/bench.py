@@ -6,7 +6,10 @@ repetition of each in turn, so that drift affects all alike):
 * ``generated``: ``loss_and_grads`` of the kernels module printed for the network;
 * ``torch``: the same network in PyTorch eager on CPU, autograd for the backward
   (skipped, with a note, if PyTorch is not installed);
-* ``floor``: the matrix products of the step alone, in NumPy.
+* ``floor``: the matrix products of the step alone, in NumPy;
+* ``jax``: the same network in JAX, ``jax.jit`` of ``jax.value_and_grad`` (only when JAX is installed);
+* ``array-api``: the array-API kernels module on the same NumPy arrays (only when array_api_compat is
+  installed): what portability costs.
 
 What ran just before a timed step matters: PyTorch's OpenMP threads (and
 OpenBLAS's) spin for a while after an operation, and on a machine with few
@@ -86,6 +89,34 @@ def torch_step(params, inputs, p=0.5, eps=1e-5):
     return step
 
 
+def jax_step(params, inputs, p=0.5, eps=1e-5):
+    """A function doing one jitted JAX forward + backward of the multi-task network (the same textbook ops)."""
+    import jax
+    import jax.numpy as jnp
+    if next(iter(params.values())).dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    P = {k: jnp.asarray(v) for k, v in params.items()}
+    I = {k: jnp.asarray(v) for k, v in inputs.items()}
+
+    def loss(P, I):
+        a_1a = jax.nn.relu(I["x"] @ P["theta_1a"].T + P["b_1a"])
+        yhat_a = (I["M"] * a_1a / (1 - p)) @ P["theta_2a"].T + P["b_2a"]
+        a_1b = jax.nn.relu(I["x"] @ P["theta_1b"].T + P["b_1b"])
+        mu = a_1b.mean(0)
+        var = ((a_1b - mu) ** 2).mean(0)
+        n_1b = P["gamma"] * (a_1b - mu) / jnp.sqrt(var + eps) + P["beta"]
+        z_2b = jnp.concatenate([n_1b, yhat_a], 1) @ P["theta_2b"].T + P["b_2b"]
+        m = I["x"].shape[0]
+        return 0.5 * ((yhat_a - I["y_a"]) ** 2).sum() / m - (I["y_b"] * jax.nn.log_softmax(z_2b, 1)).sum() / m
+
+    grad = jax.jit(jax.value_and_grad(loss))
+
+    def step():
+        return jax.block_until_ready(grad(P, I))
+
+    return step
+
+
 def floor_step(params, inputs):
     """The matrix products of one step of the multi-task network, alone."""
     x, P = inputs["x"], params
@@ -125,9 +156,14 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: i
     ``warm``: untimed steps of each candidate just before each of its timed steps.
     """
     import symderiv as sd
-    from symderiv.emitting.codegen import render_kernels
+    from symderiv.emitting.codegen import render_array_api_kernels, render_kernels
 
     kernels = load_kernels(render_kernels(sd.networks.multitask()))
+    portable = jax = None
+    if importlib.util.find_spec("array_api_compat") is not None:
+        portable = load_kernels(render_array_api_kernels(sd.networks.multitask()))
+    if importlib.util.find_spec("jax") is not None:
+        import jax
     try:
         import torch
         torch.set_num_threads(torch.get_num_threads())
@@ -142,6 +178,10 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: i
                      "floor": floor_step(params, inputs)}
             if torch is not None:
                 steps["torch"] = torch_step(params, inputs)
+            if jax is not None:
+                steps["jax"] = jax_step(params, inputs)
+            if portable is not None:
+                steps["array-api"] = lambda: portable.loss_and_grads(params, inputs)
             for f in steps.values():  # warm up
                 f()
             times = {name: [] for name in steps}
@@ -159,14 +199,19 @@ def run(sizes, repeat: int, dtypes, out=sys.stdout, progress=sys.stderr, warm: i
             print(file=progress)
             row = {"dtype": dtype, "batch": m, **{k: 1e3 * statistics.median(v) for k, v in times.items()}}
             rows.append(row)
-    header = f"{'dtype':8} {'batch':>6} {'generated':>10} {'torch':>9} {'floor':>9} {'gen/torch':>10} {'gen/floor':>10}"
     print("median ms per training step (forward + backward)"
           + (f", each after {warm} untimed step(s) of its own" if warm else ""), file=out)
-    print(header, file=out)
-    for row in rows:
-        torch_ms, generated = row.get("torch"), row["generated"]
-        print(f"{row['dtype']:8} {row['batch']:6d} {row['generated']:10.3f} "
-              f"{(f'{torch_ms:9.3f}' if torch_ms else '        -')} {row['floor']:9.3f} "
-              f"{(f'{generated / torch_ms:10.2f}' if torch_ms else '         -')} "
-              f"{row['generated'] / row['floor']:10.2f}", file=out)
+    _table(rows, out)
     return rows
+
+
+def _table(rows, out) -> None:
+    """Medians (ms) of the candidates that ran, then the generated step over each other candidate."""
+    names = [n for n in ("generated", "torch", "jax", "floor", "array-api") if any(n in row for row in rows)]
+    ratios = [n for n in ("torch", "jax", "floor") if n in names]
+    print(f"{'dtype':8} {'batch':>6} " + " ".join(f"{n:>10}" for n in names) + " "
+          + " ".join(f"{'gen/' + n:>10}" for n in ratios), file=out)
+    for row in rows:
+        cells = [f"{row[n]:10.3f}" if n in row else f"{'-':>10}" for n in names]
+        cells += [f"{row['generated'] / row[n]:10.2f}" if n in row else f"{'-':>10}" for n in ratios]
+        print(f"{row['dtype']:8} {row['batch']:6d} " + " ".join(cells), file=out)

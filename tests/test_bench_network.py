@@ -37,3 +37,20 @@ def test_a_network_bench_refuses_a_step_that_disagrees_with_pytorch(monkeypatch,
                      "--dtype", "float64"]) == 2
     captured = capsys.readouterr()
     assert "the generated step and PyTorch disagree on the loss" in captured.err and captured.out == ""
+
+
+def test_the_default_bench_times_every_candidate_it_can_and_prints_each_ratio():
+    """The table has a column for each candidate that ran (JAX only where it is installed) and a ratio of the
+    generated step to PyTorch, JAX and the floor; the numbers are reported, not tested."""
+    import importlib.util
+    import io
+
+    from symderiv.bench import run
+    out = io.StringIO()
+    rows = run([4], 1, ["float64"], out=out, progress=io.StringIO())
+    header = out.getvalue().splitlines()[1].split()
+    jax = importlib.util.find_spec("jax") is not None
+    assert header == ["dtype", "batch", "generated", "torch", *(["jax"] if jax else []), "floor", "array-api",
+                      "gen/torch", *(["gen/jax"] if jax else []), "gen/floor"]
+    assert set(rows[0]) == {"dtype", "batch", "generated", "torch", "floor", "array-api", *(["jax"] if jax else [])}
+    assert all(row[name] > 0 for row in rows for name in row if name not in ("dtype", "batch"))
