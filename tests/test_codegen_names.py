@@ -19,7 +19,7 @@ import sympy as sp
 
 import symderiv as sd
 from symderiv.bench import load_kernels
-from symderiv.emitting.codegen import render_kernels
+from symderiv.emitting.codegen import render_array_api_kernels, render_kernels
 from symderiv.printing.evaluate import evaluate_index_expr
 
 ROLES = ("x", "y", "W1", "c1", "gamma", "beta", "W2", "c2", "eps", "z", "a", "n", "out", "loss")
@@ -38,6 +38,8 @@ NAMINGS = {
     "symbolic_names": {"out": "xhat_n", "loss": "mu_n", "c2": "var_n", "gamma": "delta_loss_"},
     "sizes_and_nodes": {"x": "n_x", "z": "n_h", "out": "n_y", "eps": "alpha"},
     "total_loss_name": {"loss": "L", "out": "L_total", "eps": "np"},  # the total loss's own key is taken
+    "array_api_names": {"x": "xp", "y": "array_api_compat", "z": "asarray", "a": "astype"},  # the array-API
+    # module's namespace and import (its helpers start with _, which no user name can)
 }
 
 
@@ -88,10 +90,12 @@ def torch_reference(values: dict, eps: float):
     return float(loss.detach()), {k: t.grad.numpy() for k, t in T.items() if t.requires_grad}
 
 
-@pytest.fixture(scope="module", params=sorted(NAMINGS))
+@pytest.fixture(scope="module", params=[(n, b) for n in sorted(NAMINGS) for b in ("numpy", "array-api")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def generated(request):
-    names = names_of(request.param)
-    source = render_kernels(network(names))
+    naming, backend = request.param
+    names = names_of(naming)
+    source = (render_kernels if backend == "numpy" else render_array_api_kernels)(network(names))
     return names, source, load_kernels(source)
 
 

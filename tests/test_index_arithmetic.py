@@ -195,16 +195,21 @@ def _kernels_agree_with_torch(net, params, inputs, reference, relative):
     """The generated ``loss_and_grads`` of ``net`` (ending in MSE against ``y``) against PyTorch autograd of
     ``reference(params, x)``: the loss to 1e-10 (relative to max(1, L) or absolute) and every gradient."""
     from symderiv.bench import load_kernels
-    from symderiv.emitting.codegen import render_kernels
-    loss, grads = load_kernels(render_kernels(net)).loss_and_grads(params, inputs)
+    from symderiv.emitting.codegen import render_array_api_kernels, render_kernels
     P = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
     out = reference(P, torch.tensor(inputs["x"]))
     ref = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / out.shape[0]
     ref.backward()
     ref_loss = float(ref.detach())
-    assert abs(loss - ref_loss) <= 1e-10 * (max(1.0, abs(ref_loss)) if relative else 1.0)
-    for name, tensor in P.items():
-        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    numpy_module, array_api_module = load_kernels(render_kernels(net)), load_kernels(render_array_api_kernels(net))
+    as_torch = {name: {k: torch.asarray(v) for k, v in d.items()} for name, d in (("P", params), ("I", inputs))}
+    for backend, (loss, grads) in (("numpy", numpy_module.loss_and_grads(params, inputs)),
+                                   ("array-api on torch", array_api_module.loss_and_grads(as_torch["P"],
+                                                                                           as_torch["I"]))):
+        assert abs(loss - ref_loss) <= 1e-10 * (max(1.0, abs(ref_loss)) if relative else 1.0), backend
+        for name, tensor in P.items():
+            np.testing.assert_allclose(np.asarray(grads[name]), tensor.grad.numpy(), rtol=1e-10, atol=1e-12,
+                                       err_msg=f"{backend}: {name}")
 
 
 class MaxOverTokens(sd.Layer):

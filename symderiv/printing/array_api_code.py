@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from symderiv.printing.program_text import ATOM, ProgramPrinter
 from symderiv.program.nodes import (
-    ELEMENTWISE, NEWAXIS, SPECIAL, Binary, Call, Num, Slice, Subscript, Tuple, Unary, UnsupportedExpression, walk,
+    ELEMENTWISE, NEWAXIS, SPECIAL, Binary, Call, Num, Slice, Subscript, Tuple, Unary, UnsupportedExpression, VIEWS,
+    walk,
 )
 
 RENAMED = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",
@@ -148,7 +149,9 @@ def _as_numbers(node, condition: bool = False):
     if isinstance(node, Unary):
         return Unary(node.op, _as_numbers(node.operand))
     if isinstance(node, Call):
-        wants = [node.fn == "where" and k == 0 for k in range(len(node.args))]
+        # where's condition stays boolean, and so does a view of a boolean that is wanted as one
+        wants = [(node.fn == "where" and k == 0) or (node.fn in VIEWS and k == 0 and condition)
+                 for k in range(len(node.args))]
         args = tuple(_as_numbers(a, w) for a, w in zip(node.args, wants))
         attrs = tuple((k, _as_numbers(v) if isinstance(v, Binary | Call | Unary | Subscript) else v)
                       for k, v in node.attrs)

@@ -45,7 +45,8 @@ quit range repr reversed round set setattr slice sorted staticmethod str sum sup
 
 # names a generated module uses itself: its imports, its public functions' parameters and its helpers
 MODULE_NAMES = frozenset({
-    "np", "numpy", "scipy", "special", "math", "dtype", "params", "inputs", "cache", "outputs", "grads",
+    "np", "numpy", "scipy", "special", "math", "xp", "array_api_compat", "dtype", "params", "inputs", "cache",
+    "outputs", "grads",
     "forward", "backward", "loss_and_grads", "predict",
 })
 
