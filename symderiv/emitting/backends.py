@@ -21,8 +21,8 @@ import sympy as sp
 
 from symderiv.layers.sizes import linear_in
 from symderiv.printing.array_api_code import ArrayAPICode
-from symderiv.program.identifiers import quote
 from symderiv.printing.numpy_code import NumPyCode
+from symderiv.program.identifiers import quote
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,6 @@ class Arg:
     shape: tuple
     table: str | None = None  # "params" / "inputs" for the network's dict arguments
     distribution: bool = False  # its rows must sum to one (checked)
-
-
-def shape_text(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def tuple_text(items: list[str]) -> str:
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def shape_text(shape) -> str:

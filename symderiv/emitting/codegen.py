@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import jinja2
 import sympy as sp
@@ -43,8 +42,8 @@ from symderiv.emitting.kernel_rewrites import (
 )
 from symderiv.emitting.stable_rewrites import stabilise_functions
 from symderiv.layers.base import Definition
-from symderiv.program.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.program.identifiers import Namespace, comment_text, doc_text, label_of, quote
 from symderiv.program.nodes import SPECIAL, Name, calls, walk
 from symderiv.program.plan import loaded, statements
 from symderiv.resources import templates_path

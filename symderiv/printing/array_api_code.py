@@ -27,7 +27,17 @@ from __future__ import annotations
 
 from symderiv.printing.program_text import ATOM, ProgramPrinter
 from symderiv.program.nodes import (
-    ELEMENTWISE, NEWAXIS, SPECIAL, Binary, Call, Num, Slice, Subscript, Tuple, Unary, UnsupportedExpression, VIEWS,
+    ELEMENTWISE,
+    NEWAXIS,
+    SPECIAL,
+    VIEWS,
+    Binary,
+    Call,
+    Num,
+    Slice,
+    Subscript,
+    Unary,
+    UnsupportedExpression,
     walk,
 )
 
