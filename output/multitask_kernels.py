@@ -19,7 +19,12 @@ def _fetch(table, kind, name):
 
 
 def _array(value, name, ndim, shape_text):
-    """``value`` as an array with ``ndim`` axes; a ValueError naming it otherwise."""
+    """``value`` as a NumPy array with ``ndim`` axes; a ValueError naming it otherwise (and for an array of
+    another library, which this module would silently copy: its array-API variant computes with that library)."""
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.ndarray | np.generic):
+        raise ValueError(f"{name} is a {type(value).__module__}.{type(value).__name__}: this module computes with "
+                         f"NumPy; pass NumPy arrays, or generate the array-API module (symderiv codegen --backend "
+                         f"array-api) to compute with that library")
     array = np.asarray(value)
     if array.ndim != ndim:
         raise ValueError(f"{name} must have shape {shape_text}, got an array of shape {array.shape}")
@@ -587,7 +592,7 @@ def linear_backward(dout, cache):
     dtheta[u, v] = Sum(dout[i, u]*x[i, v], (i, 0, m - 1))
     db[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n_out)")
     m = cache["m"]
     n_out = cache["n_out"]
     theta = cache["theta"]
@@ -619,7 +624,7 @@ def relu_backward(dout, cache):
 
     dz[i, u] = Heaviside(z[i, u], 0)*dout[i, u]
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     z = cache["z"]
@@ -656,7 +661,7 @@ def dropout_backward(dout, cache):
     dx[i, u] = M[i, u]*dout[i, u]/(1 - p)
     dM[i, u] = dout[i, u]*x[i, u]/(1 - p)
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     M = cache["M"]
@@ -711,7 +716,7 @@ def batchnorm_backward(dout, cache):
     dgamma[u] = Sum(dout[i, u]*xhat[i, u], (i, 0, m - 1))
     dbeta[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     xhat = cache["xhat"]
@@ -755,7 +760,7 @@ def concat_backward(dout, cache):
     dx1[i, u] = dout[i, u]
     dx2[i, u] = dout[i, n1 + u]
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n1 + n2)")
     m = cache["m"]
     n1 = cache["n1"]
     n2 = cache["n2"]
@@ -789,7 +794,7 @@ def softmax_backward(dout, cache):
 
     dz[i, u] = (dout[i, u] - Sum(dout[i, v]*g[i, v], (v, 0, n - 1)))*g[i, u]
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     g = cache["g"]
@@ -825,7 +830,7 @@ def mse_backward(dout, cache):
     dyhat[i, u] = dout*(-y[i, u] + yhat[i, u])/m
     dy[i, u] = dout*(y[i, u] - yhat[i, u])/m
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 0, "()")
     t1 = cache["t1"]
     t0 = cache["t0"]
     y = cache["y"]
@@ -862,7 +867,7 @@ def cross_entropy_backward(dout, cache):
     dyhat[i, u] = -dout*y[i, u]/(m*yhat[i, u])
     dy[i, u] = -dout*log(yhat[i, u])/m
     """
-    dout = np.asarray(dout)
+    dout = _array(dout, "dout", 0, "()")
     y = cache["y"]
     yhat = cache["yhat"]
     t0 = cache["t0"]

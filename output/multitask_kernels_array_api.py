@@ -676,6 +676,7 @@ def linear_backward(dout, cache):
     dtheta[u, v] = Sum(dout[i, u]*x[i, v], (i, 0, m - 1))
     db[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
+    dout = _array(dout, "dout", 2, "(m, n_out)")
     m = cache["m"]
     n_out = cache["n_out"]
     theta = cache["theta"]
@@ -709,6 +710,7 @@ def relu_backward(dout, cache):
 
     dz[i, u] = Heaviside(z[i, u], 0)*dout[i, u]
     """
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     z = cache["z"]
@@ -747,6 +749,7 @@ def dropout_backward(dout, cache):
     dx[i, u] = M[i, u]*dout[i, u]/(1 - p)
     dM[i, u] = dout[i, u]*x[i, u]/(1 - p)
     """
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     t0 = cache["t0"]
@@ -799,6 +802,7 @@ def batchnorm_backward(dout, cache):
     dgamma[u] = Sum(dout[i, u]*xhat[i, u], (i, 0, m - 1))
     dbeta[u] = Sum(dout[i, u], (i, 0, m - 1))
     """
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     xhat = cache["xhat"]
@@ -841,6 +845,7 @@ def concat_backward(dout, cache):
     dx1[i, u] = dout[i, u]
     dx2[i, u] = dout[i, n1 + u]
     """
+    dout = _array(dout, "dout", 2, "(m, n1 + n2)")
     m = cache["m"]
     n1 = cache["n1"]
     n2 = cache["n2"]
@@ -875,6 +880,7 @@ def softmax_backward(dout, cache):
 
     dz[i, u] = (dout[i, u] - Sum(dout[i, v]*g[i, v], (v, 0, n - 1)))*g[i, u]
     """
+    dout = _array(dout, "dout", 2, "(m, n)")
     m = cache["m"]
     n = cache["n"]
     g = cache["g"]

@@ -240,3 +240,19 @@ def test_codegen_refuses_a_function_outside_the_array_api_and_writes_nothing(tmp
     done = subprocess.run([sys.executable, "-m", "symderiv", "codegen", "--backend", "cupy", "-o", str(out)],
                           capture_output=True, text=True, cwd=root)
     assert done.returncode == 2 and "array-api" in done.stderr
+
+
+@pytest.mark.parametrize("library", ["torch", "dask", "jax"])
+def test_the_numpy_module_refuses_arrays_of_another_library_instead_of_copying_them(library):
+    """The NumPy module would silently copy a tensor to NumPy (and compute a lazy Dask array whole): it says
+    which module computes with that library. Python lists are array-likes it still takes."""
+    net = sd.Network.from_toml(Path(sd.networks.__file__).parent / "mlp.toml")
+    module = load_kernels(render_kernels(net))
+    params, inputs = example_problem(net, EXAMPLES["mlp"][1], EXAMPLES["mlp"][2], 0)
+    to = LIBRARIES[library][0]
+    with pytest.raises(ValueError, match=r"computes with NumPy.*--backend array-api"):
+        module.loss_and_grads({k: to(v, False) for k, v in params.items()}, inputs)
+    with pytest.raises(ValueError, match=r"dout is a .*--backend array-api"):
+        module.linear_backward(to(np.ones((2, 3)), True), {})
+    loss, _ = module.loss_and_grads({k: v.tolist() for k, v in params.items()}, inputs)
+    assert loss == module.loss_and_grads(params, inputs)[0]

@@ -312,7 +312,8 @@ def layer_functions(layer, backend: Backend = BACKENDS["numpy"]) -> list[Functio
         Function(f"{op}_backward", f"{d}, cache",
                  [(f"Vector-Jacobian products of one {op} layer: {', '.join(label_of(b.base) for b in backward)}, "
                    f"given {label_of(dout_base)} = dL/d{out_name}."), "", *(_formula(b) for b in backward)],
-                 [*([] if backend.functional else [f"{d} = np.asarray({d})"]),
+                 [*([f"{d} = _array({d}, {quote('dout')}, {len(out.shape)}, {quote(shape_text(out.shape))})"]
+                    if out.shape or not backend.functional else []),  # (the array API's dout of a loss: a number)
                   *(f"{n} = cache[{quote(n)}]" for n in cache), *bwd], returned, special),
     ]
 

@@ -149,13 +149,10 @@ class ArrayAPICode(ProgramPrinter):
 
 def _as_numbers(node, condition: bool = False):
     """``node`` with every boolean that meets arithmetic cast to the dtype (``condition``: a boolean is wanted)."""
-    if isinstance(node, Binary):
-        boolean = node.op in _BOOLEAN
-        inner = node.op == "&"
-        out = Binary(node.op, _as_numbers(node.left, inner), _as_numbers(node.right, inner))
-        if node.op in _BOOLEAN - {"&"}:  # a comparison's operands are numbers
-            out = Binary(node.op, _as_numbers(node.left), _as_numbers(node.right))
-        return out if condition or not boolean else Call("astype", (out,))
+    if isinstance(node, Binary):  # & joins booleans; arithmetic and comparisons take numbers
+        joins = node.op == "&"
+        out = Binary(node.op, _as_numbers(node.left, joins), _as_numbers(node.right, joins))
+        return Call("astype", (out,)) if node.op in _BOOLEAN and not condition else out
     if isinstance(node, Unary):
         return Unary(node.op, _as_numbers(node.operand))
     if isinstance(node, Call):
