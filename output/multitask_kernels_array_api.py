@@ -325,6 +325,8 @@ def forward(params, inputs, *, p=0.5, eps=1e-05):
         "t0": t0,
         "M": M,
         "step_z_1a": step_z_1a,
+        "xp": xp,
+        "dtype": dtype,
     }
 
 
@@ -370,7 +372,7 @@ def backward(cache):
     t0 = cache["t0"]
     M = cache["M"]
     step_z_1a = cache["step_z_1a"]
-    xp = _namespace(*cache.values())
+    xp = cache["xp"]
     delta_z_2b = t1*(yhat_b - y_b)
     grad_theta_2b = xp.permute_dims(delta_z_2b, (1, 0)) @ c_2b
     grad_b_2b = xp.ones(m, dtype=delta_z_2b.dtype) @ delta_z_2b
@@ -666,7 +668,7 @@ def linear_forward(x, theta, b):
     _check("theta", theta, (n_out, n_in), "(n_out, n_in)")
     _check("b", b, (n_out,), "(n_out,)")
     z = b + x @ xp.permute_dims(theta, (1, 0))
-    return z, {"m": m, "n_out": n_out, "theta": theta, "x": x}
+    return z, {"m": m, "n_out": n_out, "theta": theta, "x": x, "xp": xp, "dtype": dtype}
 
 
 def linear_backward(dout, cache):
@@ -682,7 +684,7 @@ def linear_backward(dout, cache):
     theta = cache["theta"]
     x = cache["x"]
     _check("dout", dout, (m, n_out), "(m, n_out)")
-    xp = _namespace(dout, *cache.values())
+    xp = cache["xp"]
     dx = dout @ theta
     dtheta = xp.permute_dims(dout, (1, 0)) @ x
     db = xp.ones(m, dtype=dout.dtype) @ dout
@@ -702,7 +704,7 @@ def relu_forward(z):
     n = z.shape[1]
     _check("z", z, (m, n), "(m, n)")
     a = xp.maximum(z, xp.asarray(0, dtype=dtype))
-    return a, {"m": m, "n": n, "z": z}
+    return a, {"m": m, "n": n, "z": z, "xp": xp, "dtype": dtype}
 
 
 def relu_backward(dout, cache):
@@ -715,8 +717,8 @@ def relu_backward(dout, cache):
     n = cache["n"]
     z = cache["z"]
     _check("dout", dout, (m, n), "(m, n)")
-    xp = _namespace(dout, *cache.values())
-    dtype = _dtype(xp, dout, *cache.values())
+    xp = cache["xp"]
+    dtype = cache["dtype"]
     dz = xp.astype(z > 0, dtype)*dout
     return dz
 
@@ -740,7 +742,7 @@ def dropout_forward(x, M, *, p=0.5):
     p = _constant(p, "p", "p")
     t0 = 1/(1 - p)
     y = t0*M*x
-    return y, {"m": m, "n": n, "t0": t0, "M": M, "x": x}
+    return y, {"m": m, "n": n, "t0": t0, "M": M, "x": x, "xp": xp, "dtype": dtype}
 
 
 def dropout_backward(dout, cache):
@@ -792,7 +794,16 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-05):
     xhat = t2*t1
     del t1
     y = gamma*xhat + beta
-    return y, {"m": m, "n": n, "xhat": xhat, "gamma": gamma, "t2": t2, "t0": t0}
+    return y, {
+        "m": m,
+        "n": n,
+        "xhat": xhat,
+        "gamma": gamma,
+        "t2": t2,
+        "t0": t0,
+        "xp": xp,
+        "dtype": dtype,
+    }
 
 
 def batchnorm_backward(dout, cache):
@@ -810,7 +821,7 @@ def batchnorm_backward(dout, cache):
     t2 = cache["t2"]
     t0 = cache["t0"]
     _check("dout", dout, (m, n), "(m, n)")
-    xp = _namespace(dout, *cache.values())
+    xp = cache["xp"]
     t3 = xp.ones(m, dtype=dout.dtype) @ dout
     dbeta = t3
     t4 = _einsum(xp, "ab,ab->b", xhat, dout)
@@ -836,7 +847,7 @@ def concat_forward(x1, x2):
     _check("x1", x1, (m, n1), "(m, n1)")
     _check("x2", x2, (m, n2), "(m, n2)")
     c = xp.concat((x1, x2), axis=1)
-    return c, {"m": m, "n1": n1, "n2": n2}
+    return c, {"m": m, "n1": n1, "n2": n2, "xp": xp, "dtype": dtype}
 
 
 def concat_backward(dout, cache):
@@ -872,7 +883,7 @@ def softmax_forward(z):
     g_sum = g_exp @ xp.ones(n, dtype=g_exp.dtype)
     g = 1/g_sum[:, None, ...]*g_exp
     del g_exp
-    return g, {"m": m, "n": n, "g": g}
+    return g, {"m": m, "n": n, "g": g, "xp": xp, "dtype": dtype}
 
 
 def softmax_backward(dout, cache):
@@ -885,7 +896,7 @@ def softmax_backward(dout, cache):
     n = cache["n"]
     g = cache["g"]
     _check("dout", dout, (m, n), "(m, n)")
-    xp = _namespace(dout, *cache.values())
+    xp = cache["xp"]
     dz = (dout - _einsum(xp, "ab,ab->a", dout, g)[:, None, ...])*g
     return dz
 
@@ -908,7 +919,7 @@ def mse_forward(yhat, y):
     t0 = 1/m
     t1 = yhat - y
     L = 1/2*t0*_einsum(xp, "ab,ab->", t1, t1)
-    return L, {"t1": t1, "t0": t0, "y": y, "yhat": yhat}
+    return L, {"t1": t1, "t0": t0, "y": y, "yhat": yhat, "xp": xp, "dtype": dtype}
 
 
 def mse_backward(dout, cache):
@@ -944,7 +955,7 @@ def cross_entropy_forward(yhat, y):
     _rows_sum_to_one(xp, "y", y)
     t0 = 1/m
     L = -t0*xp.sum(y*xp.log(xp.where(y == 0, xp.asarray(1, dtype=dtype), yhat)), axis=(1, 0))
-    return L, {"y": y, "yhat": yhat, "t0": t0}
+    return L, {"y": y, "yhat": yhat, "t0": t0, "xp": xp, "dtype": dtype}
 
 
 def cross_entropy_backward(dout, cache):
@@ -956,7 +967,7 @@ def cross_entropy_backward(dout, cache):
     y = cache["y"]
     yhat = cache["yhat"]
     t0 = cache["t0"]
-    xp = _namespace(dout, *cache.values())
+    xp = cache["xp"]
     dyhat = -dout*t0/yhat*y
     dy = -dout*t0*xp.log(yhat)
     return dyhat, dy

@@ -21,17 +21,26 @@ import array_api_strict
 import dask.array as da
 import numpy as np
 import pytest
+import sympy as sp
 import torch
-
-import symderiv as sd
 from network_zoo import ZOO, random_problem
 from network_zoo import network as zoo_network
+from test_layer_library import (
+    CASES,
+    EXAMPLES,
+    IDS,
+    TABLE,
+    derived,
+    example_problem,
+    problem,
+    relative_error,
+    torch_gradients,
+)
+
+import symderiv as sd
 from symderiv.bench import load_kernels
 from symderiv.emitting.codegen import render_array_api_kernels, render_kernels
 from symderiv.program.nodes import UnsupportedExpression
-from test_layer_library import (
-    CASES, EXAMPLES, IDS, TABLE, derived, example_problem, problem, relative_error, torch_gradients,
-)
 
 
 def _jax(value: np.ndarray, batch: bool):
@@ -256,3 +265,72 @@ def test_the_numpy_module_refuses_arrays_of_another_library_instead_of_copying_t
         module.linear_backward(to(np.ones((2, 3)), True), {})
     loss, _ = module.loss_and_grads({k: v.tolist() for k, v in params.items()}, inputs)
     assert loss == module.loss_and_grads(params, inputs)[0]
+
+
+USER_FUNCTIONS = {  # a user layer's forward formula, and the same function in PyTorch
+    "abs": (lambda z: sp.Abs(z), torch.abs),
+    "sign_square": (lambda z: sp.sign(z) * z ** 2, lambda z: torch.sign(z) * z ** 2),
+    "atan": (sp.atan, torch.atan),
+    "asinh": (sp.asinh, torch.asinh),
+    "two_steps": (lambda z: sp.Max(z, 0) + sp.Min(z, 1), lambda z: torch.relu(z) + torch.clamp(z, max=1)),
+    "power_of_two": (lambda z: 2 ** z, lambda z: 2 ** z),
+    "cosh": (sp.cosh, torch.cosh),
+}
+
+
+@pytest.mark.parametrize("name", sorted(USER_FUNCTIONS))
+def test_a_user_activation_through_both_modules_matches_pytorch(name):
+    """A sum of two steps was a logical or of two boolean arrays in NumPy (True + True is True); an array as an
+    exponent was refused. Both modules now agree with autograd, and each is checked when it is made."""
+    from symderiv.layers.base import Layer
+    formula, reference = USER_FUNCTIONS[name]
+
+    class Activation(Layer):
+        signature = "z[m, n] -> a[m, n]"
+        op = f"user_{name}"
+
+        def forward(self, f, z):
+            return lambda i, u: formula(z[i, u])
+
+    net = sd.Network(f"user_{name}")
+    net.sizes("n_x", "n_y")
+    net.input("x", "m, n_x")
+    net.input("y", "m, n_y")
+    net.param("W", "n_y, n_x")
+    net.param("c", "n_y")
+    net.node("z", "linear", x="x", theta="W", b="c")
+    net.node("a", Activation, z="z")
+    net.node("loss", "mse", yhat="a", y="y")
+    net.loss("loss")
+    rng = np.random.default_rng(5)
+    params = {"W": rng.normal(size=(3, 4)), "c": rng.normal(size=3)}
+    inputs = {"x": rng.normal(size=(6, 4)), "y": rng.normal(size=(6, 3))}
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    out = reference(torch.tensor(inputs["x"]) @ P["W"].T + P["c"])
+    loss = 0.5 * ((out - torch.tensor(inputs["y"])) ** 2).sum() / 6
+    loss.backward()
+    for backend, library in (("numpy", None), ("array-api", "torch")):
+        module = load_kernels(render_kernels(net) if backend == "numpy" else render_array_api_kernels(net))
+        if library is None:
+            got, grads = module.loss_and_grads(params, inputs)
+        else:
+            got, grads = run(module, library, params, inputs)
+        assert abs(got - float(loss.detach())) <= 1e-10 * max(1.0, float(loss.detach())), (name, backend)
+        for k, tensor in P.items():
+            assert relative_error(np.asarray(grads[k]), tensor.grad.numpy()) <= 1e-10, (name, backend, k)
+
+
+def test_a_wrong_kernel_is_refused_when_it_is_made(monkeypatch):
+    """The kernels are run at small sizes against the checked derivations before anything is written: a plan that
+    subtracts where it should add (a fault injected here) is a DerivationError naming the function and quantity."""
+    from symderiv.emitting import codegen
+    from symderiv.program.nodes import Update
+    from symderiv.verification.self_check import DerivationError
+    real = codegen.statements
+
+    def wrong(*args, **kwargs):
+        return [Update(s.target, "-", s.value) if isinstance(s, Update) and s.op == "+" else s
+                for s in real(*args, **kwargs)]
+    monkeypatch.setattr(codegen, "statements", wrong)
+    with pytest.raises(DerivationError, match=r"numpy kernels of network 'multitask'.*disagrees"):
+        render_kernels(sd.networks.multitask())

@@ -71,11 +71,11 @@ def prologue(args: list[Arg], printer, backend: Backend) -> list[str]:
         lines.append(f"{var[arg.name]} = _array({value}, {quote(arg.name)}, {len(arg.shape)}, "
                      f"{quote(shape_text(arg.shape))})")
     arrays = ", ".join(var.values())
-    if backend.functional:  # the array API: the namespace of the arguments
+    if not backend.functional:
+        lines.append(f"dtype = _dtype({arrays})")
+    elif args:  # the array API: the namespace of the arguments (a function of no array has none)
         lines.append(f"xp = _namespace({arrays})")
         lines.append(f"dtype = _dtype(xp, {arrays})")
-    else:
-        lines.append(f"dtype = _dtype({arrays})")
     bound = set()
     for arg in args:
         name = var[arg.name]

@@ -47,6 +47,7 @@ from symderiv.program.identifiers import Namespace, comment_text, doc_text, labe
 from symderiv.program.nodes import SPECIAL, Name, calls, walk
 from symderiv.program.plan import loaded, statements
 from symderiv.resources import templates_path
+from symderiv.verification.kernel_check import check_kernels
 
 TEMPLATES = templates_path()
 CONSTANT_DEFAULTS = {"p": 0.5, "eps": 1e-5}
@@ -105,7 +106,7 @@ def _split(forward: list[Definition], backward: list[Definition], taken: set[str
     return everything[: last + 1], everything[last + 1:]
 
 
-def _kernel_pair(forward, backward, keep, args, constants, printer, backend, outputs=(), loss=None, namespace=""):
+def _kernel_pair(forward, backward, keep, args, constants, printer, backend, outputs=(), loss=None):
     """(forward body, backward body, cache names, fused body): the statements of both passes, printed.
 
     ``outputs`` are the bases forward returns besides its cache; ``keep`` the bases backward returns.
@@ -130,9 +131,9 @@ def _kernel_pair(forward, backward, keep, args, constants, printer, backend, out
                            {*returned, printer.name(loss)}, allocate=True, functional=functional)
     special = set().union(*(calls(item) for item in [*fwd, *bwd, *(fused or [])])) & SPECIAL
     bwd_lines = lines(bwd)
-    if backend.functional:  # backward has no prologue: its namespace (and dtype) from the arrays it is given
-        dtype = [f"dtype = _dtype(xp, {namespace})"] if printer.printer.uses_dtype(bwd) else []
-        xp = [f"xp = _namespace({namespace})"] if dtype or printer.printer.uses_namespace(bwd) else []
+    if backend.functional:  # backward has no prologue: forward's namespace and dtype come in the cache
+        dtype = ['dtype = cache["dtype"]'] if printer.printer.uses_dtype(bwd) else []
+        xp = ['xp = cache["xp"]'] if printer.printer.uses_namespace(bwd) else []
         bwd_lines = [*xp, *dtype, *bwd_lines]
     return head + lines(fwd), bwd_lines, cache, (None if fused is None else head + lines(fused)), special
 
@@ -184,11 +185,11 @@ def network_functions(network, backend: Backend = BACKENDS["numpy"]) -> list[Fun
     node_bases = {node.name: built.node_builds[node.name].output.base for node in network.nodes}
     loss = built.output.base
     fwd, bwd, cache, fused, special = _kernel_pair(forward, backward, keep, args, constants, printer, backend,
-                                                   [*node_bases.values(), loss], loss, "*cache.values()")
+                                                   [*node_bases.values(), loss], loss)
     L = printer.name(loss)
     total = "L" if "L" not in node_bases else fresh_label("L_total", set(node_bases))  # the total loss's key
     outputs = _display([(quote(n), printer.name(b)) for n, b in [*node_bases.items(), (total, loss)]])
-    cache_dict = _display([(quote(n), n) for n in cache])
+    cache_dict = _display([(quote(n), n) for n in [*cache, *_carried(backend)]])
     grads = _display([(quote(n), printer.name(g.base)) for n, g in gradients.items()])
     shapes = ", ".join(f"{a.name} {shape_text(a.shape)}" for a in args)
     constants_doc = _constants_doc(constants, printer)
@@ -294,14 +295,14 @@ def layer_functions(layer, backend: Backend = BACKENDS["numpy"]) -> list[Functio
     keep = {d.base for d in backward}
     d = printer.name(dout_base)
     fwd, bwd, cache, _, special = _kernel_pair(forward, backward, keep, args, constants, printer, backend,
-                                               [out.base], namespace=f"{d}, *cache.values()")
+                                               [out.base])
     sizes = [printer.lowering.aligned(s, ()) for s in out.shape]
     expected = tuple_text([printer.printer.expr(size) for size in sizes])
     check = [f"_check({quote('dout')}, {d}, {expected}, {quote(shape_text(out.shape))})"] if out.shape else []
     bwd = check + bwd
     read = [n.id for size in sizes for n in walk(size) if isinstance(n, Name)]  # (the check reads the sizes)
     cache = [n for n in dict.fromkeys([*read, *cache]) if n != d]
-    cache_dict = _display([(quote(n), n) for n in cache])
+    cache_dict = _display([(quote(n), n) for n in [*cache, *_carried(backend)]])
     out_name = label_of(out.base)
     returned = ", ".join(printer.name(b.base) for b in backward)
     return [
@@ -345,13 +346,24 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
+def _carried(backend: Backend) -> list[str]:
+    """What a cache carries besides arrays and sizes: the array API's namespace and dtype (backward could not
+    take them from a cache of sizes alone, nor from a loss's upstream number)."""
+    return ["xp", "dtype"] if backend.functional else []
+
+
 def render_kernels(network) -> str:
-    """The source of the NumPy kernels module of ``network``, in its final layout."""
-    return _environment().get_template("kernels.py.j2").render(**kernels_data(network))
+    """The source of the NumPy kernels module of ``network``, in its final layout (run and checked first)."""
+    source = _environment().get_template("kernels.py.j2").render(**kernels_data(network))
+    check_kernels(network, source, "numpy")
+    return source
 
 
 def render_array_api_kernels(network) -> str:
-    """The source of the array-API kernels module of ``network`` (any library ``array_api_compat`` knows)."""
+    """The source of the array-API kernels module of ``network`` (any library ``array_api_compat`` knows), run
+    on NumPy arrays and checked first."""
     backend = BACKENDS["array-api"]
-    return _environment().get_template(backend.template).render(**kernels_data(network, backend))
+    source = _environment().get_template(backend.template).render(**kernels_data(network, backend))
+    check_kernels(network, source, "array-api")
+    return source
 

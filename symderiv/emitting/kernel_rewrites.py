@@ -38,6 +38,7 @@ import sympy as sp
 from symderiv.layers.base import Definition
 from symderiv.layers.indices import BINDERS, MaxOver
 from symderiv.program.identifiers import label_of
+from symderiv.program.lower import boolean
 from symderiv.program.nodes import StepArray
 
 
@@ -329,7 +330,8 @@ def common_subexpressions(definitions: list[Definition], prefix: str = "t", take
                 if key not in named:
                     inner = e.func(*(visit(a) for a in e.args)) if not isinstance(e, (sp.Sum, *BINDERS)) else \
                         _visit_inside(e)
-                    definition = _make(_fresh(f"{prefix}{len(named)}", taken), free, inner)
+                    definition = _make(_fresh(f"{prefix}{len(named)}", taken), free, inner,
+                                       StepArray if boolean(inner) else sp.IndexedBase)  # (typed: a boolean array)
                     named[key] = definition
                     before.append(definition)
                 definition = named[key]

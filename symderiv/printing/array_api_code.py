@@ -100,6 +100,8 @@ class ArrayAPICode(ProgramPrinter):
             return f"{xp}.arange({', '.join(args)})"
         if fn == "ones":
             return f"{xp}.ones({args[0]}, dtype={self.postfix(node.attr('like'))}.dtype)"
+        if fn == "as_number":  # (its boolean is cast to the dtype already: it meets arithmetic)
+            return args[0]
         if fn == "astype":
             return f"{xp}.astype({args[0]}, dtype)"
         if fn == "flip":

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from symderiv.program.identifiers import Namespace, label_of
 from symderiv.printing.numpy_code import ArrayCodePrinter
+from symderiv.program.identifiers import Namespace, label_of
 
 
 def compile_index_function(expr: sp.Expr, axes: tuple, inputs: list):

@@ -22,12 +22,20 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symderiv.program.identifiers import Namespace
 from symderiv.printing.program_text import ProgramPrinter
+from symderiv.program.identifiers import Namespace
 from symderiv.program.in_place import statement
 from symderiv.program.lower import Lowering
 from symderiv.program.nodes import (
-    BINARY_UFUNCS, ELEMENTWISE, SPECIAL, UFUNCS, Binary, Call, Into, Tuple, UnsupportedExpression,
+    BINARY_UFUNCS,
+    ELEMENTWISE,
+    SPECIAL,
+    UFUNCS,
+    Binary,
+    Call,
+    Into,
+    Tuple,
+    UnsupportedExpression,
 )
 
 
@@ -79,6 +87,8 @@ class NumPyCode(ProgramPrinter):
             return f"max({', '.join(args)})"
         if fn == "scalar":
             return f"float({args[0]})"
+        if fn == "as_number":  # int8: it promotes no float array
+            return f"{np}.asarray({args[0]}, dtype={np}.int8)"
         raise UnsupportedExpression(f"NumPy has no printing for the operation {fn}")
 
     def into(self, item: Into) -> str:

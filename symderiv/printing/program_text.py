@@ -18,8 +18,21 @@ read back.
 from __future__ import annotations
 
 from symderiv.program.nodes import (
-    NEWAXIS, Allocate, Assign, Binary, Call, Delete, Into, Name, Num, Slice, Subscript, Tuple, Unary,
-    UnsupportedExpression, Update,
+    NEWAXIS,
+    Allocate,
+    Assign,
+    Binary,
+    Call,
+    Delete,
+    Into,
+    Name,
+    Num,
+    Slice,
+    Subscript,
+    Tuple,
+    Unary,
+    UnsupportedExpression,
+    Update,
 )
 
 ATOM, POWER, UNARY, PRODUCT, SUM, AND, COMPARE = 16, 15, 14, 13, 12, 10, 7

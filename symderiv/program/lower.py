@@ -33,14 +33,26 @@ import copy
 
 import sympy as sp
 
-from symderiv.program.identifiers import Namespace, label_of
-from symderiv.program.special_functions import SCIPY_SPECIAL
+from symderiv.layers.indices import FirstMax
 from symderiv.program import windows
+from symderiv.program.identifiers import Namespace, label_of
 from symderiv.program.lower_parts import PartsLowering
 from symderiv.program.lower_sums import SumLowering
 from symderiv.program.nodes import (
-    ELEMENTWISE, NEWAXIS, Binary, Call, Name, Num, Slice, Subscript, Tuple, Unary, UnsupportedExpression,
+    ELEMENTWISE,
+    NEWAXIS,
+    Binary,
+    Call,
+    Name,
+    Num,
+    Slice,
+    StepArray,
+    Subscript,
+    Tuple,
+    Unary,
+    UnsupportedExpression,
 )
+from symderiv.program.special_functions import SCIPY_SPECIAL
 
 # SymPy functions by their elementwise name (NumPy's ufunc names)
 FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.sinh: "sinh", sp.cosh: "cosh", sp.sin: "sin",
@@ -66,7 +78,7 @@ class Lowering(SumLowering, PartsLowering):
         self.fuse = fuse
         self.want = tuple(want)  # the axes order the statement wants (guides matrix-product orientation)
 
-    def facing(self, axes) -> "Lowering":
+    def facing(self, axes) -> Lowering:
         """This lowering for a statement laid out over ``axes`` (a copy; this one is not changed)."""
         if tuple(axes) == self.want:
             return self
@@ -248,7 +260,7 @@ class Lowering(SumLowering, PartsLowering):
         parts = [self.translate(-term if negated else term) for term, negated in zip(terms, minus)]
         axes = self._merge(parts)
         nodes = [self._broadcast(c, h, axes) for c, h in parts]
-        out = nodes[0]
+        out = _as_number(nodes[0]) if boolean(terms[0]) else nodes[0]  # True + True would be True (an or)
         for node, negated in zip(nodes[1:], minus[1:]):
             if negated:
                 out = Binary("-", out, node)
@@ -283,8 +295,10 @@ class Lowering(SumLowering, PartsLowering):
         axes = self._merge([part for part, _, _ in parts])
         parts.sort(key=lambda item: len(item[0][1]))
         out = None
-        for (node, have), _, divide in parts:
+        for (node, have), factor, divide in parts:
             node = self._broadcast(node, have, axes)
+            if out is None and sign and boolean(factor):  # -True is an error: the negated factor a number
+                node = _as_number(node)
             if out is None:
                 out = Binary("/", Num(1), node) if divide else node
             else:
@@ -312,9 +326,8 @@ class Lowering(SumLowering, PartsLowering):
         if exp.is_Integer and exp > 0:
             return Binary("**", node, Num(int(exp))), axes
         exp_node, exp_axes = self.translate(exp)
-        if exp_axes:
-            raise UnsupportedExpression(f"cannot lower {expr}: an exponent that depends on indices")
-        return Binary("**", node, exp_node), axes
+        both = self._merge([(node, axes), (exp_node, exp_axes)])  # (an exponent may be an array too: 2**z)
+        return Binary("**", self._broadcast(node, axes, both), self._broadcast(exp_node, exp_axes, both)), both
 
     def _function(self, expr):
         parts = [self.translate(a) for a in expr.args]
@@ -344,6 +357,21 @@ class Lowering(SumLowering, PartsLowering):
         axes = self._merge(parts)
         a, b = (self._broadcast(c, h, axes) for c, h in parts)
         return Binary("*", a, Call("log", (Call("where", (Binary("==", a, Num(0)), Num(1), b)),))), axes
+
+
+def boolean(expr) -> bool:
+    """Whether ``expr`` lowers to a boolean array: a step, a comparison, a condition, an argmax indicator, a
+    stored step."""
+    if isinstance(expr, sp.Indexed):
+        return isinstance(expr.base, StepArray)
+    if isinstance(expr, sp.KroneckerDelta):
+        return not all(isinstance(a, sp.Idx) and a.lower == 0 for a in expr.args)
+    return isinstance(expr, (sp.Heaviside, FirstMax, sp.Rel, sp.logic.boolalg.BooleanFunction))  # (a Symbol is a
+    # SymPy Boolean too: not one here)
+
+
+def _as_number(node):
+    return Call("as_number", (node,))
 
 
 def _chain_call(fn: str, nodes):

@@ -222,8 +222,8 @@ class SumLowering:
         (a, ha), (b, hb) = parts
         if len(ha) != 2 or len(hb) != 2 or k not in ha or k not in hb:
             return None
-        ra = [x for x in ha if x != k][0]
-        rb = [x for x in hb if x != k][0]
+        ra = next(x for x in ha if x != k)
+        rb = next(x for x in hb if x != k)
         if ra == rb:
             return None
         want = self.want

@@ -124,6 +124,7 @@ OPERATIONS = {
     "window": "x; sizes (a Tuple node), axes (ints): sliding windows (a read-only view)",
     "int_max": "*sizes: the largest of Python integers",
     "scalar": "call: a function of Python numbers (sizes, constants), as a Python float",
+    "as_number": "x: a boolean array as numbers 0 and 1 (where it is summed or negated)",
 }
 
 # Elementwise functions by their NumPy ufunc name (the vocabulary; other libraries rename some).

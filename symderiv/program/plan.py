@@ -20,7 +20,18 @@ from collections import deque
 from symderiv.layers.base import Definition
 from symderiv.program.in_place import statement
 from symderiv.program.nodes import (
-    Allocate, Assign, Delete, Into, Name, Subscript, children, is_new, names, reads, view_of, writes,
+    Allocate,
+    Assign,
+    Delete,
+    Into,
+    Name,
+    Subscript,
+    children,
+    is_new,
+    names,
+    reads,
+    view_of,
+    writes,
 )
 
 

@@ -34,8 +34,8 @@ when it is inside, read from the array padded with zeros
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 
